@@ -1,0 +1,67 @@
+/*
+ * qf.h - shared pieces of the qf command-line tool: global options, the
+ * command table and output helpers.
+ */
+#ifndef QF_TOOL_H
+#define QF_TOOL_H
+
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "error.h"
+#include "runtime.h"
+
+/* Global options, given before the command (qf --config F -v run ...). */
+typedef struct qf_cli {
+    const char *config_path; /* --config FILE */
+    int json;                /* --json */
+    int verbosity;           /* -v per step above warnings */
+} qf_cli;
+
+/* A command group: `qf NAME ...`. argv[0] is the group name. Returns the
+ * process exit status (see qf_status_exit_code). */
+typedef struct qf_command {
+    const char *name;
+    int (*run)(qf_cli *cli, int argc, char **argv);
+    const char *summary;
+} qf_command;
+
+int qf_cmd_run(qf_cli *cli, int argc, char **argv);
+int qf_cmd_plugins(qf_cli *cli, int argc, char **argv);
+int qf_cmd_config(qf_cli *cli, int argc, char **argv);
+
+/* Exit codes. */
+enum {
+    QF_EXIT_OK = 0,
+    QF_EXIT_FAILURE = 1,
+    QF_EXIT_USAGE = 2,
+    QF_EXIT_RATE_LIMITED = 3,
+    QF_EXIT_BUDGET = 4,
+    QF_EXIT_UPSTREAM = 5
+};
+
+/* Print "qf: error: MESSAGE" to stderr (or a JSON error object to stdout
+ * with --json) and return the exit code of err's status. */
+int qf_cli_fail(const qf_cli *cli, const qf_error *err);
+
+/* Print "qf: MESSAGE" and the usage hint to stderr; returns QF_EXIT_USAGE. */
+int qf_cli_usage_error(const char *fmt, ...) QF_PRINTF(1, 2);
+
+/* Open the runtime of the configuration the global options select. */
+int qf_cli_open_runtime(const qf_cli *cli, qf_runtime **out);
+
+/* Load the configuration the global options select. */
+int qf_cli_load_config(const qf_cli *cli, qf_config **out);
+
+/* Print a cJSON value on stdout as one line and free it. */
+void qf_cli_print_json(cJSON *value);
+
+/* True when argv[i] is --help or -h anywhere in argv. */
+int qf_cli_wants_help(int argc, char **argv);
+
+/* Consume a --json flag anywhere in argv (sets cli->json); returns the new
+ * argc with the flag removed. */
+int qf_cli_take_json_flag(qf_cli *cli, int argc, char **argv);
+
+#endif /* QF_TOOL_H */
