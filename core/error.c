@@ -47,6 +47,8 @@ void qf_error_prefix(qf_error *err, const char *fmt, ...)
     va_end(ap);
 
     used = strlen(joined);
+    if (used > sizeof(joined) - 3)
+        used = sizeof(joined) - 3;
     rest = strlen(err->message);
     if (used + 2 + rest >= sizeof(joined))
         rest = sizeof(joined) - used - 3;
