@@ -35,4 +35,16 @@ qf_status qf_pricing_cost(const qf_pricing *pricing, const char *model,
                           const qf_usage *usage, int64_t images, double *usd,
                           int *unpriced);
 
+/*
+ * Name of the table entry that prices `model`, or NULL when unpriced. The
+ * lookup order is: an exact entry, an explicit alias, the longest entry
+ * name followed by "-" and a date suffix (-YYYY-MM-DD or -MMDD), and for an
+ * Ollama name with a ":tag" the name without the tag. The string belongs to
+ * the table.
+ */
+const char *qf_pricing_resolve(const qf_pricing *pricing, const char *model);
+
+/* Path of the table file that was loaded. */
+const char *qf_pricing_source(const qf_pricing *pricing);
+
 #endif /* QF_CORE_PRICING_H */
