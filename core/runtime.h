@@ -77,4 +77,18 @@ void qf_response_free(qf_response *resp);
 double qf_response_cost(const qf_response *resp, int *unpriced);
 const char *qf_response_provider(const qf_response *resp);
 
+/*
+ * Find or create the instance of plugin `plugin_id` of `kind` configured
+ * with `settings` (may be NULL); instances of equal kind, plugin and
+ * expanded settings are shared. `name` prefixes its log lines. On success
+ * *vtable points at the kind's vtable (qf_provider_vtable,
+ * qf_middleware_vtable or qf_cache_backend_vtable) and *instance at the
+ * plugin's own instance; both stay valid until the runtime is closed.
+ */
+qf_status qf_runtime_open_instance(qf_runtime *rt, qf_plugin_kind kind,
+                                   const char *plugin_id,
+                                   const qf_cnode *settings, const char *name,
+                                   const void **vtable, void **instance,
+                                   qf_error *err);
+
 #endif /* QF_CORE_RUNTIME_H */

@@ -166,8 +166,8 @@ typedef struct qf_host {
      * caller or a tap stopped the stream: return it. A middleware that
      * answers a streamed request early may replay its text the same way;
      * when it does not, the host sends the whole text as one chunk.
-     * stream_add_tap is for middleware in on_request; taps run in the order
-     * they were added.
+     * stream_add_tap is for middleware in on_request; the newest tap (the
+     * one nearest the provider) sees each chunk first.
      */
     qf_status (*stream_write)(qf_response *resp, const char *text, size_t len);
     qf_status (*stream_add_tap)(qf_response *resp, const qf_stream_tap *tap);
