@@ -70,11 +70,11 @@ static int is_decimal_float(const char *s)
 scalar_kind qf_config_scalar_kind(const char *text)
 {
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-    static const char *const bools[] = {"true", "True", "TRUE", "false",
+    static const char *const bools[] = {"true",  "True",  "TRUE", "false",
                                         "False", "FALSE", NULL};
     static const char *const specials[] = {
-        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf",
-        "-.INF", ".nan", ".NaN", ".NAN", NULL};
+        ".inf",  ".Inf",  ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
+        "-.Inf", "-.INF", ".nan", ".NaN",  ".NAN",  NULL};
     const char *digits = text;
 
     if (is_one_of(text, nulls))
@@ -141,7 +141,7 @@ static const char *last_key(const qf_cnode *node)
 int qf_config_key_is_secret(const char *key)
 {
     static const char *const words[] = {"api_key", "apikey", "password",
-                                        "token", "secret", "authorization",
+                                        "token",   "secret", "authorization",
                                         NULL};
     char lower[128];
     size_t len;
@@ -199,7 +199,8 @@ static size_t closing_brace(const char *s, size_t len)
     size_t i = 2;
 
     while (i < len) {
-        if (s[i] == '$' && i + 1 < len && (s[i + 1] == '{' || s[i + 1] == '$')) {
+        if (s[i] == '$' && i + 1 < len &&
+            (s[i + 1] == '{' || s[i + 1] == '$')) {
             depth += s[i + 1] == '{';
             i += 2;
         } else if (s[i] == '}' && --depth == 0) {
@@ -340,7 +341,8 @@ static qf_status need_scalar(const qf_cnode *node, const char *expected,
                             "configuration value is missing; expected %s",
                             expected);
     if (node->type != QF_CNODE_SCALAR)
-        return qf_cnode_fail(err, QF_ERR_CONFIG, node, "value is %s; expected %s",
+        return qf_cnode_fail(err, QF_ERR_CONFIG, node,
+                             "value is %s; expected %s",
                              qf_cnode_type_phrase(node), expected);
     return QF_OK;
 }

@@ -14,16 +14,16 @@
 struct qf_cnode {
     qf_cnode_type type;
     qf_layer layer;
-    int line;     /* 1-based; 0 for nodes built at run time */
-    int column;   /* 1-based; 0 for nodes built at run time */
-    int quoted;   /* scalar was quoted in YAML: always a string */
-    int literal;  /* scalar is never ${VAR}-expanded (set at run time) */
+    int line;    /* 1-based; 0 for nodes built at run time */
+    int column;  /* 1-based; 0 for nodes built at run time */
+    int quoted;  /* scalar was quoted in YAML: always a string */
+    int literal; /* scalar is never ${VAR}-expanded (set at run time) */
     char *file;
     char *key_path;
-    char *text;   /* scalar text as written */
+    char *text; /* scalar text as written */
     size_t count;
     size_t capacity;
-    char **keys;  /* maps only */
+    char **keys; /* maps only */
     qf_cnode **items;
 };
 

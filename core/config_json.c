@@ -20,10 +20,8 @@ static cJSON *typed_scalar(const char *text, int quoted)
     double number;
 
     switch (kind) {
-    case SCALAR_NULL:
-        return cJSON_CreateNull();
-    case SCALAR_BOOL:
-        return cJSON_CreateBool(text[0] == 't' || text[0] == 'T');
+    case SCALAR_NULL: return cJSON_CreateNull();
+    case SCALAR_BOOL: return cJSON_CreateBool(text[0] == 't' || text[0] == 'T');
     case SCALAR_INT:
         if (strncmp(text, "0o", 2) == 0)
             number = (double)strtoll(text + 2, NULL, 8);
@@ -35,8 +33,7 @@ static cJSON *typed_scalar(const char *text, int quoted)
         if (!isfinite(number) || strchr(text, 'n') || strchr(text, 'N'))
             return cJSON_CreateString(text); /* JSON has no inf or NaN */
         return cJSON_CreateNumber(number);
-    case SCALAR_STRING:
-        break;
+    case SCALAR_STRING: break;
     }
     return cJSON_CreateString(text);
 }

@@ -17,7 +17,7 @@
 #include "config_internal.h"
 
 #define MAX_CONFIG_BYTES (16u * 1024u * 1024u)
-#define MAX_DEPTH 64
+#define MAX_DEPTH        64
 
 typedef struct loader {
     yaml_parser_t parser;
@@ -74,16 +74,16 @@ static qf_cnode *node_at(loader *ld, qf_cnode_type type,
                            (int)event->start_mark.column + 1, path);
 }
 
-static qf_status parse_scalar(loader *ld, yaml_event_t *event,
-                              const char *path, qf_cnode **out)
+static qf_status parse_scalar(loader *ld, yaml_event_t *event, const char *path,
+                              qf_cnode **out)
 {
     const char *text = (const char *)event->data.scalar.value;
     const char *tag = (const char *)event->data.scalar.tag;
     int quoted = event->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
                  (tag != NULL && strcmp(tag, YAML_STR_TAG) == 0);
     int is_null = !quoted && qf_config_scalar_kind(text) == SCALAR_NULL;
-    qf_cnode *node = node_at(ld, is_null ? QF_CNODE_NULL : QF_CNODE_SCALAR,
-                             event, path);
+    qf_cnode *node =
+        node_at(ld, is_null ? QF_CNODE_NULL : QF_CNODE_SCALAR, event, path);
 
     if (node == NULL)
         return qf_error_set(ld->err, QF_ERR_NOMEM, "out of memory");
@@ -177,11 +177,13 @@ static qf_status parse_map(loader *ld, qf_cnode *map, const char *path)
         }
         st = check_key(ld, map, &key_event, path);
         if (st == QF_OK) {
-            sub = child_path(path, (const char *)key_event.data.scalar.value, 0);
-            st = sub == NULL ? qf_error_set(ld->err, QF_ERR_NOMEM, "out of memory")
-                             : parse_child(ld, map,
-                                           (const char *)key_event.data.scalar.value,
-                                           sub);
+            sub =
+                child_path(path, (const char *)key_event.data.scalar.value, 0);
+            st = sub == NULL
+                     ? qf_error_set(ld->err, QF_ERR_NOMEM, "out of memory")
+                     : parse_child(ld, map,
+                                   (const char *)key_event.data.scalar.value,
+                                   sub);
         }
         free(sub);
         yaml_event_delete(&key_event);
@@ -247,7 +249,7 @@ static qf_status parse_node(loader *ld, yaml_event_t *event, const char *path,
 
     node = node_at(ld,
                    event->type == YAML_MAPPING_START_EVENT ? QF_CNODE_MAP
-                                                            : QF_CNODE_LIST,
+                                                           : QF_CNODE_LIST,
                    event, path);
     if (node == NULL)
         return qf_error_set(ld->err, QF_ERR_NOMEM, "out of memory");
@@ -318,7 +320,8 @@ static qf_status parse_text(const char *text, size_t len, const char *file,
     qf_status st;
 
     if (!yaml_parser_initialize(&ld.parser))
-        return qf_error_set(err, QF_ERR_NOMEM, "out of memory starting libyaml");
+        return qf_error_set(err, QF_ERR_NOMEM,
+                            "out of memory starting libyaml");
     yaml_parser_set_input_string(&ld.parser, (const unsigned char *)text, len);
     st = parse_document(&ld, root);
     if (st == QF_OK && *root != NULL)
@@ -347,8 +350,8 @@ static qf_config *config_from_text(const char *text, size_t len,
     if (parse_text(text, len, name, &cfg->root, err) != QF_OK)
         goto fail;
     if (cfg->root == NULL)
-        cfg->root = qf_cnode_create(QF_CNODE_MAP, QF_LAYER_GLOBAL, name, 1, 1,
-                                    "");
+        cfg->root =
+            qf_cnode_create(QF_CNODE_MAP, QF_LAYER_GLOBAL, name, 1, 1, "");
     if (cfg->root == NULL) {
         qf_error_set(err, QF_ERR_NOMEM, "out of memory loading %s", name);
         goto fail;

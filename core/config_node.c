@@ -110,6 +110,8 @@ const qf_cnode *qf_cnode_path(const qf_cnode *node, const char *dotted_path)
     char key[256];
     const char *start = dotted_path;
 
+    if (dotted_path == NULL || dotted_path[0] == '\0')
+        return node;
     while (node != NULL && start != NULL) {
         const char *dot = strchr(start, '.');
         size_t len = dot != NULL ? (size_t)(dot - start) : strlen(start);
@@ -317,10 +319,9 @@ nomem:
  * map entries whose value is an explicit null. */
 static qf_cnode *copy_node(const qf_cnode *node, int layer, int strip_nulls)
 {
-    qf_cnode *copy = qf_cnode_create(node->type,
-                                     layer < 0 ? node->layer : (qf_layer)layer,
-                                     node->file, node->line, node->column,
-                                     node->key_path);
+    qf_cnode *copy =
+        qf_cnode_create(node->type, layer < 0 ? node->layer : (qf_layer)layer,
+                        node->file, node->line, node->column, node->key_path);
 
     if (copy == NULL)
         return NULL;
