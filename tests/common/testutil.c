@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -210,6 +211,8 @@ int qf_test_sim_start(qf_test_sim *sim, const char *const extra_args[])
         return -1;
     sim->pid = fork();
     if (sim->pid == 0) {
+        /* A failed Check test exits without teardown; take qf-sim along. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         dup2(pipe_fd[1], 1);
         close(pipe_fd[0]);
         execv(argv[0], argv);
