@@ -149,9 +149,16 @@ static qf_status add_extra_headers(openai_instance *oa, qf_error *err)
         goto out;
     }
     cJSON_ArrayForEach(entry, map) {
-        if (!cJSON_IsString(entry) || has_line_break(entry->string) ||
-            has_line_break(entry->valuestring) || !entry->string[0] ||
-            strchr(entry->string, ':')) {
+        char number[32];
+        const char *value = cJSON_IsString(entry) ? entry->valuestring : NULL;
+
+        /* An unquoted YAML value such as 429 may arrive as a number. */
+        if (cJSON_IsNumber(entry)) {
+            snprintf(number, sizeof(number), "%.15g", entry->valuedouble);
+            value = number;
+        }
+        if (!value || has_line_break(entry->string) || has_line_break(value) ||
+            !entry->string[0] || strchr(entry->string, ':')) {
             status = oa->host->error_set(
                 err, QF_ERR_CONFIG,
                 "openai: headers.%s is invalid; expected a header name without "
@@ -159,7 +166,7 @@ static qf_status add_extra_headers(openai_instance *oa, qf_error *err)
                 entry->string);
             goto out;
         }
-        if ((status = add_header(oa, entry->string, entry->valuestring, err)))
+        if ((status = add_header(oa, entry->string, value, err)))
             goto out;
     }
 

@@ -59,9 +59,10 @@ int64_t qf_openai_retry_after_parse(const char *retry_after,
 
 int64_t qf_openai_backoff_bound_ms(int retry)
 {
+    const int64_t limit = INT64_C(1) << 40; /* about 35 years */
     int64_t bound = QF_OPENAI_BACKOFF_BASE_MS;
 
-    for (int i = 1; i < retry && bound < INT64_C(1) << 40; i++)
+    for (int i = 1; i < retry && bound < limit; i++)
         bound *= 2;
-    return bound;
+    return bound < limit ? bound : limit;
 }
