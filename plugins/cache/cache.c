@@ -57,6 +57,7 @@ static void warn(cache_instance *c, const char *fmt, ...)
     int64_t now = c->host->now_ms(c->ctx);
     int64_t last = atomic_load(&c->last_warn_ms);
     char msg[512];
+    int64_t suppressed;
     va_list ap;
 
     if (!c->host->log_enabled(c->ctx, QF_LOG_WARN))
@@ -69,8 +70,12 @@ static void warn(cache_instance *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    c->host->log(c->ctx, QF_LOG_WARN, "%s (%lld similar warnings suppressed)",
-                 msg, (long long)atomic_exchange(&c->warns_suppressed, 0));
+    suppressed = atomic_exchange(&c->warns_suppressed, 0);
+    if (suppressed > 0)
+        c->host->log(c->ctx, QF_LOG_WARN, "%s (and %lld similar "
+                      "warnings in the last 10 s)", msg, (long long)suppressed);
+    else
+        c->host->log(c->ctx, QF_LOG_WARN, "%s", msg);
 }
 
 /* --- Lifecycle --------------------------------------------------------- */

@@ -210,6 +210,7 @@ void qf_fc_warn(fc_instance *fc, const char *fmt, ...)
     int64_t now = fc->host->now_ms(fc->ctx);
     int64_t last = atomic_load(&fc->last_warn_ms);
     char msg[512];
+    int64_t suppressed;
     va_list ap;
 
     if (!fc->host->log_enabled(fc->ctx, QF_LOG_WARN))
@@ -226,6 +227,10 @@ void qf_fc_warn(fc_instance *fc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fc->host->log(fc->ctx, QF_LOG_WARN, "%s (%lld similar warnings suppressed)",
-                  msg, (long long)atomic_exchange(&fc->warns_suppressed, 0));
+    suppressed = atomic_exchange(&fc->warns_suppressed, 0);
+    if (suppressed > 0)
+        fc->host->log(fc->ctx, QF_LOG_WARN, "%s (and %lld similar "
+                      "warnings in the last 10 s)", msg, (long long)suppressed);
+    else
+        fc->host->log(fc->ctx, QF_LOG_WARN, "%s", msg);
 }
