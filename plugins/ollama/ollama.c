@@ -144,6 +144,32 @@ static qf_status read_endpoint(ollama *inst, qf_error *err)
     return status;
 }
 
+/* "Name: value" for one configured header. YAML may type a value as a
+ * number or boolean; it is sent as written. Returns -1 for other values,
+ * line breaks or a colon in the name. */
+static int header_line(const cJSON *item, char *line, size_t size)
+{
+    char *printed = NULL;
+    const char *value;
+    int n;
+
+    if (strpbrk(item->string, "\r\n:") != NULL || item->string[0] == '\0')
+        return -1;
+    if (cJSON_IsString(item))
+        value = item->valuestring;
+    else if (cJSON_IsNumber(item) || cJSON_IsBool(item))
+        value = printed = cJSON_PrintUnformatted(item);
+    else
+        return -1;
+    if (value == NULL || strpbrk(value, "\r\n") != NULL) {
+        cJSON_free(printed);
+        return -1;
+    }
+    n = snprintf(line, size, "%s: %s", item->string, value);
+    cJSON_free(printed);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
 /* Content-Type plus every configured header, checked for line breaks. */
 static qf_status read_headers(ollama *inst, qf_error *err)
 {
@@ -158,14 +184,13 @@ static qf_status read_headers(ollama *inst, qf_error *err)
         return status;
     inst->headers = curl_slist_append(NULL, "Content-Type: application/json");
     cJSON_ArrayForEach(item, map) {
-        if (!cJSON_IsString(item) || strpbrk(item->string, "\r\n:") ||
-            strpbrk(item->valuestring, "\r\n")) {
+        if (header_line(item, line, sizeof(line)) != 0) {
             /* The value may be a secret: name the header only. */
             status = host->error_set(err, QF_ERR_CONFIG,
-                                     "ollama: headers.%s must be a one-line string", item->string);
+                                     "ollama: headers.%s must be a one-line string, number or boolean",
+                                     item->string);
             break;
         }
-        snprintf(line, sizeof(line), "%s: %s", item->string, item->valuestring);
         list = inst->headers ? curl_slist_append(inst->headers, line) : NULL;
         if (list == NULL) {
             status = host->error_set(err, QF_ERR_NOMEM, "ollama: out of memory reading headers");
