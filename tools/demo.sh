@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Build the project, start qf-sim on a free loopback port, answer one
+# prompt through the plotwright role's chain, then stop qf-sim.
+#
+# Usage: tools/demo.sh [PROMPT]
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${QF_BUILD_DIR:-$root/build}
+prompt=${1:-Outline the opening scene of a heist in a floating city.}
+
+cmake -S "$root" -B "$build" -DQF_BUILD_TESTS=OFF -DQF_BUILD_BENCH=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+
+# qf-sim prints "qf-sim listening on http://127.0.0.1:PORT" once it is up.
+sim_out=$(mktemp)
+"$build/bin/qf-sim" --port 0 >"$sim_out" &
+sim_pid=$!
+trap 'kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null; rm -f "$sim_out"' EXIT
+for _ in $(seq 100); do
+    grep -q listening "$sim_out" && break
+    sleep 0.05
+done
+url=$(grep -o 'http://127.0.0.1:[0-9]*' "$sim_out")
+echo "qf-sim is listening on $url"
+
+export OPENAI_BASE_URL="$url/v1" OLLAMA_HOST="$url"
+unset OPENAI_API_KEY
+cd "$root"
+echo "\$ qf run --role plotwright \"$prompt\""
+"$build/bin/qf" run --role plotwright "$prompt"
