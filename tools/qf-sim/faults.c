@@ -1,6 +1,6 @@
 /*
- * faults.c - fault selection and the faults answered before any endpoint
- * runs: 429 variants, 5xx, error bodies and delay. The stream faults
+ * faults.c - fault selection and the faults that take effect before any
+ * endpoint runs: 429 variants, 5xx, error bodies and delay. The stream faults
  * (malformed, cut, tiny, batched, error-mid-stream) only mark the request
  * here and take effect in stream.c. A per-name counter, shared by all
  * connections, lets a fault wear off after its first N requests.
@@ -186,7 +186,8 @@ static enum MHD_Result respond_error_fault(struct sim_request *req)
     }
 }
 
-/* Answer a fault that replaces the reply; false lets the endpoint run. */
+/* Send the response of a fault that replaces the reply; false lets the
+ * endpoint run. */
 bool sim_fault_respond(struct sim_request *req, enum MHD_Result *result)
 {
     switch (req->fault) {

@@ -146,7 +146,7 @@ static enum MHD_Result respond_load(struct sim_request *req,
     return sim_stream_respond(req, &plan);
 }
 
-/* Check the model; fills `style` or answers 400/404 and returns false. */
+/* Check the model: fills `style`, or sends 400 or 404 and returns false. */
 static bool check_model(struct sim_request *req, struct frame_style *style,
                         enum MHD_Result *result)
 {

@@ -2,8 +2,8 @@
  * reply.c - the deterministic reply and usage rules shared by the OpenAI
  * and Ollama endpoints. The reply is "Echo: " plus the last user message,
  * split into words at spaces. prompt_tokens is the byte length of every
- * message content divided by 4, rounded up; completion_tokens is the
- * number of words sent, which a max_tokens style cap can lower.
+ * message content divided by 4, rounded up. completion_tokens is the
+ * number of words sent, and a max_tokens style cap can lower it.
  */
 #include <stdio.h>
 #include <stdlib.h>

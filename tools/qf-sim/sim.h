@@ -1,7 +1,7 @@
 /*
  * sim.h - the pieces of qf-sim, the local OpenAI and Ollama simulator, and
  * the types they pass between them. Every function runs on the connection
- * thread of the request it serves unless its comment says otherwise.
+ * thread of the request it serves, unless its comment names another.
  */
 #ifndef QF_SIM_H
 #define QF_SIM_H
@@ -48,7 +48,7 @@ struct sim_config {
     long delay_ms;        /* default for the delay fault */
 };
 
-/* One HTTP request while it is being received and answered. */
+/* One HTTP request, from its first byte until its response is sent. */
 struct sim_request {
     struct MHD_Connection *conn;
     const char *method;

@@ -1,10 +1,10 @@
 /*
  * stream.c - response bodies written through a libmicrohttpd content
  * reader callback, which is where the stream faults live. A body is a list
- * of framed events; the callback hands out one event per call (tiny: 1 to
- * 3 bytes per call; batched: the events joined into one), and for cut it
- * returns MHD_CONTENT_READER_END_WITH_ERROR, which closes the connection
- * before the terminal event or before Content-Length bytes were sent.
+ * of framed events, and the callback returns one event per call. With tiny
+ * it returns 1 to 3 bytes per call, and batched joins the events into one.
+ * For cut it returns MHD_CONTENT_READER_END_WITH_ERROR, which closes the
+ * connection before the terminal event or the Content-Length bytes.
  */
 #include <stdio.h>
 #include <stdlib.h>
