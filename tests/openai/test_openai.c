@@ -6,6 +6,7 @@
  * the requests qf-sim logged with their bodies.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,7 @@ static struct {
     qf_test_sim sim;
     fake_clock clock;
     qf_clock clock_vtable;
+    const char *image_extra; /* YAML lines for the image provider block */
     qf_runtime *rt;
     qf_response *resp;
     qf_error err;
@@ -148,6 +150,7 @@ static void open_runtime_at(const char *base_url, const char *extra,
                               "      base_url: \"%s/v1\"\n"
                               "      api_key: \"%s\"\n"
                               "      model: gpt-image-1\n"
+                              "%s"
                               "  text:\n"
                               "    default: openai\n"
                               "    openai:\n"
@@ -155,7 +158,8 @@ static void open_runtime_at(const char *base_url, const char *extra,
                               "      api_key: \"%s\"\n"
                               "%s"
                               "%s%s",
-                              plugins, w.sim.base_url, API_KEY, base_url, API_KEY,
+                              plugins, w.sim.base_url, API_KEY,
+                              w.image_extra ? w.image_extra : "", base_url, API_KEY,
                               strstr(extra, "model:") ? "" : "      model: gpt-4o-mini\n",
                               extra, headers[0] ? "      headers:\n" : ""), -1);
     if (headers[0]) {
@@ -643,6 +647,17 @@ START_TEST(error_body_ollama_shape)
 }
 END_TEST
 
+START_TEST(body_cut_is_connection_failure)
+{
+    open_runtime("", "        X-QF-Sim-Fault: cut\n");
+    ck_assert_int_eq(run(0), QF_ERR_CONNECT);
+    ck_assert_int_eq(w.err.status, QF_ERR_CONNECT);
+    /* A dropped connection is retried: three attempts, two waits. */
+    ck_assert_int_eq(request_count(), 3);
+    ck_assert_int_eq(w.clock.sleep_count, 2);
+}
+END_TEST
+
 START_TEST(malformed_body)
 {
     open_runtime("", "        X-QF-Sim-Fault: malformed\n");
@@ -725,9 +740,84 @@ START_TEST(image_generation_png)
     ck_assert_int_eq(memcmp(bytes, "\x89PNG\r\n\x1a\n", 8), 0);
     /* IHDR width and height, big-endian, at bytes 16 and 20: 256 x 256. */
     ck_assert_int_eq(memcmp((const char *)bytes + 16, "\0\0\1\0\0\0\1\0", 8), 0);
+    /* 20 prompt bytes estimated; images have no output tokens. */
+    check_usage(5, 0, 0, 1);
     ck_assert_int_eq(request_count(), 1);
     check_body_has("\"prompt\":\"a lighthouse at dusk\"");
     check_body_has("\"model\":\"gpt-image-1\"");
+}
+END_TEST
+
+START_TEST(image_generation_size_and_count)
+{
+    const void *bytes = NULL;
+    size_t len = 0;
+    const char *mime = NULL;
+
+    w.image_extra = "      params:\n        n: 2\n        size: 64x64\n";
+    open_runtime("", "");
+    ck_assert_int_eq(run_role("illustrator", "two ships", 0), QF_OK);
+    ck_assert_uint_eq(host()->response_image_count(w.resp), 2);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_int_eq(host()->response_image(w.resp, i, &bytes, &len, &mime), QF_OK);
+        ck_assert_str_eq(mime, "image/png");
+        ck_assert_uint_gt(len, 24);
+        ck_assert_int_eq(memcmp((const char *)bytes + 16, "\0\0\0\x40\0\0\0\x40", 8), 0);
+    }
+    /* No usage from the upstream: 9 prompt bytes estimated, no output tokens. */
+    check_usage(3, 0, 0, 1);
+    check_body_has("\"n\":2");
+    check_body_has("\"size\":\"64x64\"");
+}
+END_TEST
+
+/* --- Threads -------------------------------------------------------- */
+
+#define THREADS 4
+#define CALLS_PER_THREAD 5
+
+/* Run CALLS_PER_THREAD requests; returns how many answered REPLY. */
+static void *run_calls(void *arg)
+{
+    const qf_host *h = arg;
+    intptr_t good = 0;
+
+    for (int i = 0; i < CALLS_PER_THREAD; i++) {
+        qf_request *req = NULL;
+        qf_response *resp = NULL;
+        qf_error err;
+        size_t len = 0;
+
+        qf_error_init(&err);
+        if (qf_request_create(w.rt, "plotwright", NULL, &req, &err) != QF_OK)
+            continue;
+        qf_request_add_message(req, "user", PROMPT, strlen(PROMPT));
+        qf_request_set_stream(req, i % 2, 1);
+        if (qf_runtime_run(w.rt, req, NULL, &resp, &err) == QF_OK) {
+            const char *text = h->response_text(resp, &len);
+            good += text && len == strlen(REPLY) && memcmp(text, REPLY, len) == 0;
+        }
+        qf_response_free(resp);
+        qf_request_free(req);
+    }
+    return (void *)good;
+}
+
+START_TEST(threads_share_instance)
+{
+    pthread_t threads[THREADS];
+    intptr_t good = 0;
+
+    open_runtime("", "");
+    for (int i = 0; i < THREADS; i++)
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, run_calls, (void *)host()), 0);
+    for (int i = 0; i < THREADS; i++) {
+        void *result = NULL;
+        pthread_join(threads[i], &result);
+        good += (intptr_t)result;
+    }
+    ck_assert_int_eq(good, THREADS * CALLS_PER_THREAD);
+    ck_assert_int_eq(request_count(), THREADS * CALLS_PER_THREAD);
 }
 END_TEST
 
@@ -747,6 +837,8 @@ START_TEST(api_key_not_logged)
 
     open_runtime("", "        X-QF-Sim-Fault: \"429\"\n        X-QF-Sim-Fault-Times: \"1\"\n");
     qf_status plain = run(0);
+    qf_response_free(w.resp);
+    w.resp = NULL;
     qf_status streamed = run(1);
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
@@ -823,6 +915,7 @@ static Suite *openai_suite(void)
     tcase_add_test(errors, error_body_string);
     tcase_add_test(errors, error_body_html);
     tcase_add_test(errors, error_body_ollama_shape);
+    tcase_add_test(errors, body_cut_is_connection_failure);
     tcase_add_test(errors, malformed_body);
     tcase_add_test(errors, response_too_large);
     tcase_add_test(other, usage_missing_estimated);
@@ -830,6 +923,8 @@ static Suite *openai_suite(void)
     tcase_add_test(other, usage_cached_tokens);
     tcase_add_test(other, usage_reported_zero_kept);
     tcase_add_test(other, image_generation_png);
+    tcase_add_test(other, image_generation_size_and_count);
+    tcase_add_test(other, threads_share_instance);
     tcase_add_test(other, api_key_not_logged);
     tcase_add_test(other, wrong_api_key_rejected);
     return s;
