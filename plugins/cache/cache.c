@@ -130,6 +130,27 @@ static void cache_destroy(void *instance)
     c->host->free(c);
 }
 
+/* Open the backend. A backend that fails for a run-time reason (its folder
+ * or server unavailable) leaves the cache off with a warning, so requests
+ * still run; a configuration error fails the instance. */
+static qf_status open_backend(cache_instance *c, const char *backend,
+                              qf_error *err)
+{
+    const qf_host *h = c->host;
+    qf_status st = h->cache_backend_open(c->ctx, backend, &c->backend,
+                                         &c->backend_instance, err);
+
+    if (st == QF_OK || st == QF_ERR_CONFIG || st == QF_ERR_NOT_FOUND ||
+        st == QF_ERR_ABI || st == QF_ERR_NOMEM)
+        return st;
+    h->log(c->ctx, QF_LOG_WARN, "cache backend %s is unavailable: %s; "
+           "requests run uncached", backend, h->error_message(err));
+    c->backend = NULL;
+    c->backend_instance = NULL;
+    c->enabled = 0;
+    return QF_OK;
+}
+
 static qf_status cache_create(const qf_host *host, qf_context *ctx,
                               void **instance, qf_error *err)
 {
@@ -147,8 +168,7 @@ static qf_status cache_create(const qf_host *host, qf_context *ctx,
 
     st = read_settings(c, &backend, err);
     if (st == QF_OK && c->enabled)
-        st = host->cache_backend_open(ctx, backend, &c->backend,
-                                      &c->backend_instance, err);
+        st = open_backend(c, backend, err);
     if (st != QF_OK) {
         cache_destroy(c);
         return st;
