@@ -411,14 +411,14 @@ static void print_options(const char *options_text)
         const char *text =
             cJSON_GetStringValue(cJSON_GetObjectItem(o, "description"));
 
-        printf("  %-20s %-7s", or_dash(name), or_dash(type));
-        if (cJSON_IsTrue(cJSON_GetObjectItem(o, "required")))
-            printf(" required");
-        if (cJSON_IsTrue(cJSON_GetObjectItem(o, "secret")))
-            printf(" secret");
-        if (def != NULL)
-            printf(" default=%s", def);
-        printf("  %s\n", text != NULL ? text : "");
+        char flags[256];
+        snprintf(flags, sizeof(flags), "%s%s%s%s",
+                 cJSON_IsTrue(cJSON_GetObjectItem(o, "required")) ? "required "
+                                                                 : "",
+                 cJSON_IsTrue(cJSON_GetObjectItem(o, "secret")) ? "secret " : "",
+                 def != NULL ? "default=" : "", def != NULL ? def : "");
+        printf("  %-20s %-7s %-24s %s\n", or_dash(name), or_dash(type), flags,
+               text != NULL ? text : "");
     }
     cJSON_Delete(options);
 }
