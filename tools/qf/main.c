@@ -12,6 +12,7 @@ static const qf_command commands[] = {
     {"run", qf_cmd_run, "answer a prompt through a role's chain"},
     {"plugins", qf_cmd_plugins, "scan, list and inspect plugins"},
     {"config", qf_cmd_config, "show and check the configuration"},
+    {"cache", qf_cmd_cache, "show cache statistics, prune and clear"},
 };
 
 static void print_usage(FILE *out)

@@ -30,6 +30,7 @@ typedef struct qf_command {
 int qf_cmd_run(qf_cli *cli, int argc, char **argv);
 int qf_cmd_plugins(qf_cli *cli, int argc, char **argv);
 int qf_cmd_config(qf_cli *cli, int argc, char **argv);
+int qf_cmd_cache(qf_cli *cli, int argc, char **argv);
 
 /* Exit codes. */
 enum {
