@@ -72,10 +72,9 @@ void sim_http_send(CURL *curl, const qf_test_sim *sim, const char *method,
     else
         curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
     /* A reused handle keeps its options, so always set or clear this. */
-    curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST,
-                     strcmp(method, body != NULL ? "POST" : "GET") == 0
-                         ? NULL
-                         : method);
+    curl_easy_setopt(
+        handle, CURLOPT_CUSTOMREQUEST,
+        strcmp(method, body != NULL ? "POST" : "GET") == 0 ? NULL : method);
 
     out->code = curl_easy_perform(handle);
     curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &out->status);

@@ -13,13 +13,13 @@
 #include "testutil.h"
 
 struct sim_http {
-    CURLcode code;  /* curl's result; CURLE_PARTIAL_FILE for a cut body */
-    long status;    /* HTTP status, 0 when none arrived */
-    char *body;     /* NUL-terminated, malloc'd */
+    CURLcode code; /* curl's result; CURLE_PARTIAL_FILE for a cut body */
+    long status;   /* HTTP status, 0 when none arrived */
+    char *body;    /* NUL-terminated, malloc'd */
     size_t body_len;
-    char *headers;  /* raw header lines, NUL-terminated, malloc'd */
+    char *headers; /* raw header lines, NUL-terminated, malloc'd */
     size_t headers_len;
-    int writes;     /* write callbacks, one per piece curl received */
+    int writes; /* write callbacks, one per piece curl received */
 };
 
 /*

@@ -15,14 +15,14 @@
 
 #define CHAT_PATH "/v1/chat/completions"
 #define CHAT_BODY                                                              \
-    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"         \
+    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"           \
     "\"a b c d\"}]}"
 #define CHAT_STREAM_BODY                                                       \
     "{\"model\":\"m\",\"stream\":true,\"stream_options\":{"                    \
-    "\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":"  \
+    "\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":"    \
     "\"a b c d\"}]}"
 #define OLLAMA_BODY                                                            \
-    "{\"model\":\"sim-small\",\"messages\":[{\"role\":\"user\",\"content\":" \
+    "{\"model\":\"sim-small\",\"messages\":[{\"role\":\"user\",\"content\":"   \
     "\"a b c d\"}]}"
 
 static qf_test_sim sim;
@@ -75,8 +75,7 @@ START_TEST(fault_429_retry_after_default)
     send_fault(CHAT_PATH, CHAT_BODY, "429", NULL, &res);
     ck_assert_int_eq(res.status, 429);
     assert_header(&res, "Retry-After", "1");
-    ck_assert_ptr_nonnull(
-        strstr(res.body, "\"code\":\"rate_limit_exceeded\""));
+    ck_assert_ptr_nonnull(strstr(res.body, "\"code\":\"rate_limit_exceeded\""));
     sim_http_free(&res);
 }
 END_TEST
@@ -409,6 +408,26 @@ START_TEST(server_fault_option_times)
 }
 END_TEST
 
+START_TEST(server_fault_header_none)
+{
+    const char *const args[] = {"--fault", "503", NULL};
+    struct sim_http res;
+
+    qf_test_sim_stop(&sim);
+    ck_assert_int_eq(qf_test_sim_start(&sim, args), 0);
+    sim_http_send(NULL, &sim, "POST", CHAT_PATH, NULL, CHAT_BODY, &res);
+    ck_assert_int_eq(res.status, 503);
+    sim_http_free(&res);
+    send_fault(CHAT_PATH, CHAT_BODY, "none", NULL, &res);
+    ck_assert_int_eq(res.status, 200);
+    sim_http_free(&res);
+    /* Without --fault-times the server fault never wears off. */
+    sim_http_send(NULL, &sim, "POST", CHAT_PATH, NULL, CHAT_BODY, &res);
+    ck_assert_int_eq(res.status, 503);
+    sim_http_free(&res);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
     Suite *suite = suite_create("sim_faults");
@@ -433,6 +452,7 @@ static Suite *faults_suite(void)
     tcase_add_test(tc, fault_times_then_success);
     tcase_add_test(tc, fault_unknown_name_rejected);
     tcase_add_test(tc, server_fault_option_times);
+    tcase_add_test(tc, server_fault_header_none);
     suite_add_tcase(suite, tc);
     return suite;
 }

@@ -15,8 +15,9 @@
 #define FRAME_HEAD(model)                                                      \
     "{\"model\":\"" model "\",\"created_at\":\"2025-01-01T00:00:00Z\","
 #define CHAT_FRAME(text)                                                       \
-    FRAME_HEAD("llama3.2") "\"message\":{\"role\":\"assistant\","              \
-                           "\"content\":\"" text "\"},\"done\":false}\n"
+    FRAME_HEAD("llama3.2")                                                     \
+    "\"message\":{\"role\":\"assistant\","                                     \
+    "\"content\":\"" text "\"},\"done\":false}\n"
 
 static qf_test_sim sim;
 
@@ -49,14 +50,16 @@ START_TEST(chat_stream_exact_frames)
     ck_assert_int_eq(res.status, 200);
     type = sim_http_header(&res, "Content-Type");
     ck_assert_str_eq(type, "application/x-ndjson");
-    ck_assert_str_eq(res.body,
-                     CHAT_FRAME("Echo: ") CHAT_FRAME("Hello ")
-                         CHAT_FRAME("there ") CHAT_FRAME("world")
-                             FRAME_HEAD("llama3.2")
-                     "\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
-                     "\"done_reason\":\"stop\",\"done\":true,"
-                     "\"total_duration\":5000000,\"prompt_eval_count\":5,"
-                     "\"eval_count\":4}\n");
+    ck_assert_str_eq(
+        res.body,
+        CHAT_FRAME("Echo: ") CHAT_FRAME("Hello ") CHAT_FRAME("there ")
+            CHAT_FRAME("world")
+                FRAME_HEAD("llama3.2") "\"message\":{\"role\":\"assistant\","
+                                       "\"content\":\"\"},"
+                                       "\"done_reason\":\"stop\",\"done\":true,"
+                                       "\"total_duration\":5000000,\"prompt_"
+                                       "eval_count\":5,"
+                                       "\"eval_count\":4}\n");
     free(type);
     sim_http_free(&res);
 }
@@ -72,12 +75,14 @@ START_TEST(chat_one_object_exact)
          "\"content\":\"Hello there world\"}]}",
          NULL, &res);
     ck_assert_int_eq(res.status, 200);
-    ck_assert_str_eq(res.body,
-                     FRAME_HEAD("qwen2.5:0.5b")
-                     "\"message\":{\"role\":\"assistant\",\"content\":"
-                     "\"Echo: Hello there world\"},\"done_reason\":\"stop\","
-                     "\"done\":true,\"total_duration\":5000000,"
-                     "\"prompt_eval_count\":7,\"eval_count\":4}");
+    ck_assert_str_eq(
+        res.body,
+        FRAME_HEAD(
+            "qwen2.5:0.5b") "\"message\":{\"role\":\"assistant\",\"content\":"
+                            "\"Echo: Hello there "
+                            "world\"},\"done_reason\":\"stop\","
+                            "\"done\":true,\"total_duration\":5000000,"
+                            "\"prompt_eval_count\":7,\"eval_count\":4}");
     sim_http_free(&res);
 }
 END_TEST
@@ -91,12 +96,12 @@ START_TEST(chat_num_predict_length)
          "\"num_predict\":2},\"messages\":[{\"role\":\"user\",\"content\":"
          "\"Hello there world\"}]}",
          NULL, &res);
-    ck_assert_str_eq(res.body,
-                     FRAME_HEAD("mistral")
-                     "\"message\":{\"role\":\"assistant\",\"content\":"
-                     "\"Echo: Hello\"},\"done_reason\":\"length\","
-                     "\"done\":true,\"total_duration\":3000000,"
-                     "\"prompt_eval_count\":5,\"eval_count\":2}");
+    ck_assert_str_eq(
+        res.body,
+        FRAME_HEAD("mistral") "\"message\":{\"role\":\"assistant\",\"content\":"
+                              "\"Echo: Hello\"},\"done_reason\":\"length\","
+                              "\"done\":true,\"total_duration\":3000000,"
+                              "\"prompt_eval_count\":5,\"eval_count\":2}");
     sim_http_free(&res);
 }
 END_TEST
@@ -111,15 +116,22 @@ START_TEST(generate_stream_exact_frames)
          "\"options\":{\"num_predict\":2}}",
          NULL, &res);
     ck_assert_int_eq(res.status, 200);
-    ck_assert_str_eq(res.body,
-                     FRAME_HEAD("sim-small") "\"response\":\"Echo: \","
-                                             "\"done\":false}\n"
-                     FRAME_HEAD("sim-small") "\"response\":\"hi\","
-                                             "\"done\":false}\n"
-                     FRAME_HEAD("sim-small")
-                     "\"response\":\"\",\"done_reason\":\"length\","
-                     "\"done\":true,\"total_duration\":3000000,"
-                     "\"prompt_eval_count\":2,\"eval_count\":2}\n");
+    ck_assert_str_eq(
+        res.body,
+        FRAME_HEAD(
+            "sim-small") "\"response\":\"Echo: \","
+                         "\"done\":false}\n" FRAME_HEAD(
+                             "sim-small") "\"response\":\"hi\","
+                                          "\"done\":false}\n" FRAME_HEAD(
+                                              "sim-small") "\"response\":\"\","
+                                                           "\"done_reason\":"
+                                                           "\"length\","
+                                                           "\"done\":true,"
+                                                           "\"total_duration\":"
+                                                           "3000000,"
+                                                           "\"prompt_eval_"
+                                                           "count\":2,\"eval_"
+                                                           "count\":2}\n");
     sim_http_free(&res);
 }
 END_TEST
@@ -132,11 +144,13 @@ START_TEST(generate_one_object_exact)
          "{\"model\":\"llama3.2:latest\",\"stream\":false,\"prompt\":"
          "\"hi yo\"}",
          NULL, &res);
-    ck_assert_str_eq(res.body,
-                     FRAME_HEAD("llama3.2:latest")
-                     "\"response\":\"Echo: hi yo\",\"done_reason\":\"stop\","
-                     "\"done\":true,\"total_duration\":4000000,"
-                     "\"prompt_eval_count\":2,\"eval_count\":3}");
+    ck_assert_str_eq(
+        res.body,
+        FRAME_HEAD(
+            "llama3.2:latest") "\"response\":\"Echo: hi "
+                               "yo\",\"done_reason\":\"stop\","
+                               "\"done\":true,\"total_duration\":4000000,"
+                               "\"prompt_eval_count\":2,\"eval_count\":3}");
     sim_http_free(&res);
 }
 END_TEST
@@ -168,10 +182,11 @@ START_TEST(empty_messages_load_frame)
 
     post("/api/chat", "{\"model\":\"llama3.2\",\"messages\":[]}", NULL, &res);
     ck_assert_int_eq(res.status, 200);
-    ck_assert_str_eq(res.body,
-                     FRAME_HEAD("llama3.2")
-                     "\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
-                     "\"done_reason\":\"load\",\"done\":true}\n");
+    ck_assert_str_eq(
+        res.body,
+        FRAME_HEAD(
+            "llama3.2") "\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
+                        "\"done_reason\":\"load\",\"done\":true}\n");
     sim_http_free(&res);
 }
 END_TEST

@@ -46,13 +46,12 @@ START_TEST(chat_exact_body)
 
     post_chat(HELLO_BODY "}", NULL, &res);
     ck_assert_str_eq(
-        res.body,
-        "{\"id\":\"chatcmpl-qfsim\",\"object\":\"chat.completion\","
-        "\"created\":1735689600,\"model\":\"gpt-test\",\"choices\":[{"
-        "\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
-        "\"Echo: Hello there world\"},\"finish_reason\":\"stop\"}],"
-        "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,"
-        "\"total_tokens\":9}}");
+        res.body, "{\"id\":\"chatcmpl-qfsim\",\"object\":\"chat.completion\","
+                  "\"created\":1735689600,\"model\":\"gpt-test\",\"choices\":[{"
+                  "\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+                  "\"Echo: Hello there world\"},\"finish_reason\":\"stop\"}],"
+                  "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,"
+                  "\"total_tokens\":9}}");
     sim_http_free(&res);
 }
 END_TEST
@@ -72,8 +71,8 @@ static cJSON *chat_json(const char *body, const char *const headers[])
 
 static const char *reply_text(const cJSON *json)
 {
-    const cJSON *choice = cJSON_GetArrayItem(
-        cJSON_GetObjectItem(json, "choices"), 0);
+    const cJSON *choice =
+        cJSON_GetArrayItem(cJSON_GetObjectItem(json, "choices"), 0);
     const cJSON *message = cJSON_GetObjectItem(choice, "message");
 
     return cJSON_GetStringValue(cJSON_GetObjectItem(message, "content"));
@@ -81,8 +80,8 @@ static const char *reply_text(const cJSON *json)
 
 static const char *finish_reason(const cJSON *json)
 {
-    const cJSON *choice = cJSON_GetArrayItem(
-        cJSON_GetObjectItem(json, "choices"), 0);
+    const cJSON *choice =
+        cJSON_GetArrayItem(cJSON_GetObjectItem(json, "choices"), 0);
 
     return cJSON_GetStringValue(cJSON_GetObjectItem(choice, "finish_reason"));
 }
@@ -196,19 +195,19 @@ START_TEST(stream_exact_sse_with_usage)
     type = sim_http_header(&res, "Content-Type");
     ck_assert_str_eq(type, "text/event-stream");
     ck_assert_str_eq(
-        res.body,
-        CHUNK_HEAD "[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-                   "\"content\":\"Echo: \"},\"finish_reason\":null}]}\n\n"
-        CHUNK_HEAD "[{\"index\":0,\"delta\":{\"content\":\"Hello \"},"
-                   "\"finish_reason\":null}]}\n\n"
-        CHUNK_HEAD "[{\"index\":0,\"delta\":{\"content\":\"there \"},"
-                   "\"finish_reason\":null}]}\n\n"
-        CHUNK_HEAD "[{\"index\":0,\"delta\":{\"content\":\"world\"},"
-                   "\"finish_reason\":null}]}\n\n"
-        CHUNK_HEAD "[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}"
-                   "\n\n"
-        CHUNK_HEAD "[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,"
-                   "\"total_tokens\":9}}\n\n"
+        res.body, CHUNK_HEAD
+        "[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+        "\"content\":\"Echo: \"},\"finish_reason\":null}]}\n\n" CHUNK_HEAD
+        "[{\"index\":0,\"delta\":{\"content\":\"Hello \"},"
+        "\"finish_reason\":null}]}\n\n" CHUNK_HEAD
+        "[{\"index\":0,\"delta\":{\"content\":\"there \"},"
+        "\"finish_reason\":null}]}\n\n" CHUNK_HEAD
+        "[{\"index\":0,\"delta\":{\"content\":\"world\"},"
+        "\"finish_reason\":null}]}\n\n" CHUNK_HEAD
+        "[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}"
+        "\n\n" CHUNK_HEAD
+        "[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,"
+        "\"total_tokens\":9}}\n\n"
         "data: [DONE]\n\n");
     free(type);
     sim_http_free(&res);
@@ -236,15 +235,15 @@ START_TEST(stream_max_tokens_length)
                          "\"stream_options\":{\"include_usage\":true}}",
               NULL, &res);
     ck_assert_str_eq(
-        res.body,
-        CHUNK_HEAD "[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-                   "\"content\":\"Echo: \"},\"finish_reason\":null}]}\n\n"
-        CHUNK_HEAD "[{\"index\":0,\"delta\":{\"content\":\"Hello\"},"
-                   "\"finish_reason\":null}]}\n\n"
-        CHUNK_HEAD "[{\"index\":0,\"delta\":{},\"finish_reason\":"
-                   "\"length\"}]}\n\n"
-        CHUNK_HEAD "[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,"
-                   "\"total_tokens\":7}}\n\n"
+        res.body, CHUNK_HEAD
+        "[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+        "\"content\":\"Echo: \"},\"finish_reason\":null}]}\n\n" CHUNK_HEAD
+        "[{\"index\":0,\"delta\":{\"content\":\"Hello\"},"
+        "\"finish_reason\":null}]}\n\n" CHUNK_HEAD
+        "[{\"index\":0,\"delta\":{},\"finish_reason\":"
+        "\"length\"}]}\n\n" CHUNK_HEAD
+        "[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,"
+        "\"total_tokens\":7}}\n\n"
         "data: [DONE]\n\n");
     sim_http_free(&res);
 }

@@ -73,8 +73,8 @@ static unsigned char *decode_base64(const char *text, size_t *len)
 {
     size_t text_len = strlen(text);
     unsigned char *out = malloc(text_len / 4 * 3 + 1);
-    int decoded = EVP_DecodeBlock(out, (const unsigned char *)text,
-                                  (int)text_len);
+    int decoded =
+        EVP_DecodeBlock(out, (const unsigned char *)text, (int)text_len);
 
     ck_assert_int_ge(decoded, 0);
     for (size_t i = text_len; i > 0 && text[i - 1] == '='; i--)
@@ -94,8 +94,8 @@ static void decode_png(const char *b64, struct decoded *image)
     image->width = png.width;
     image->height = png.height;
     image->pixels = malloc(PNG_IMAGE_SIZE(png));
-    ck_assert_int_ne(
-        png_image_finish_read(&png, NULL, image->pixels, 0, NULL), 0);
+    ck_assert_int_ne(png_image_finish_read(&png, NULL, image->pixels, 0, NULL),
+                     0);
     free(bytes);
 }
 
@@ -116,8 +116,8 @@ static cJSON *generate_images(const char *body)
 
 static char *image_b64(const cJSON *json, int index)
 {
-    const cJSON *item = cJSON_GetArrayItem(cJSON_GetObjectItem(json, "data"),
-                                           index);
+    const cJSON *item =
+        cJSON_GetArrayItem(cJSON_GetObjectItem(json, "data"), index);
 
     return strdup(cJSON_GetStringValue(cJSON_GetObjectItem(item, "b64_json")));
 }
@@ -248,6 +248,28 @@ START_TEST(unknown_path_and_method)
     sim_http_send(NULL, &sim, "GET", CHAT_PATH, NULL, NULL, &res);
     ck_assert_int_eq(res.status, 405);
     sim_http_free(&res);
+    sim_http_send(NULL, &sim, "POST", "/api/tags", NULL, "{}", &res);
+    ck_assert_int_eq(res.status, 405);
+    ck_assert_str_eq(res.body,
+                     "{\"error\":\"method not allowed on this path\"}");
+    sim_http_free(&res);
+}
+END_TEST
+
+START_TEST(body_over_limit_413)
+{
+    size_t size = 9u * 1024u * 1024u;
+    char *body = malloc(size + 1);
+    struct sim_http res;
+
+    ck_assert_int_eq(qf_test_sim_start(&sim, NULL), 0);
+    memset(body, 'a', size);
+    body[size] = '\0';
+    sim_http_send(NULL, &sim, "POST", CHAT_PATH, NULL, body, &res);
+    ck_assert_int_eq(res.status, 413);
+    ck_assert_ptr_nonnull(strstr(res.body, "\"code\":\"body_too_large\""));
+    sim_http_free(&res);
+    free(body);
 }
 END_TEST
 
@@ -298,6 +320,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, image_bad_size_rejected);
     tcase_add_test(tc, log_file_lines);
     tcase_add_test(tc, unknown_path_and_method);
+    tcase_add_test(tc, body_over_limit_413);
     tcase_add_test(tc, keep_alive_reuses_connection);
     tcase_add_test(tc, bad_option_exit_2);
     suite_add_tcase(suite, tc);

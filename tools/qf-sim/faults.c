@@ -92,8 +92,7 @@ void sim_sleep_ms(long ms)
 {
     struct timespec slice = {0, 10 * 1000 * 1000};
 
-    for (long waited = 0; waited < ms && !sim_server_stopping();
-         waited += 10) {
+    for (long waited = 0; waited < ms && !sim_server_stopping(); waited += 10) {
         if (ms - waited < 10)
             slice.tv_nsec = (ms - waited) * 1000 * 1000;
         nanosleep(&slice, NULL);
@@ -126,8 +125,8 @@ static enum MHD_Result respond_with_header(struct sim_request *req,
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
                             "application/json");
     MHD_add_response_header(response, header, value);
-    result = MHD_queue_response(req->conn, MHD_HTTP_TOO_MANY_REQUESTS,
-                                response);
+    result =
+        MHD_queue_response(req->conn, MHD_HTTP_TOO_MANY_REQUESTS, response);
     MHD_destroy_response(response);
     return result;
 }

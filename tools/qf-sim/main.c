@@ -41,15 +41,14 @@ static int parse_long(const char *text, long min, long max, long *out)
 
     errno = 0;
     value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < min ||
-        value > max)
+    if (errno != 0 || end == text || *end != '\0' || value < min || value > max)
         return -1;
     *out = value;
     return 0;
 }
 
-static int parse_number_option(const char *option, const char *text,
-                               long min, long max, long *out)
+static int parse_number_option(const char *option, const char *text, long min,
+                               long max, long *out)
 {
     if (parse_long(text, min, max, out) == 0)
         return 0;

@@ -15,7 +15,7 @@ struct model_info {
     const char *name; /* with its tag */
     const char *family;
     const char *parameter_size;
-    long size;        /* bytes, as /api/tags reports it */
+    long size; /* bytes, as /api/tags reports it */
 };
 
 static const struct model_info models[] = {
@@ -120,8 +120,7 @@ static enum MHD_Result stream_reply(struct sim_request *req,
         free(piece);
     }
     if (rc == 0)
-        rc = sim_list_push_json(&plan.closing,
-                                final_frame(style, reply, ""));
+        rc = sim_list_push_json(&plan.closing, final_frame(style, reply, ""));
     if (rc != 0 || plan.error_payload == NULL) {
         sim_stream_plan_free(&plan);
         return MHD_NO;
@@ -161,10 +160,10 @@ static bool check_model(struct sim_request *req, struct frame_style *style,
     style->model = model->valuestring;
     if (model_known(model->valuestring))
         return true;
-    message = sim_strdup_printf(
-        "model \"%s\" not found, try pulling it first", model->valuestring);
-    *result = message != NULL ? sim_respond_error(req, MHD_HTTP_NOT_FOUND,
-                                                  NULL, NULL, message)
+    message = sim_strdup_printf("model \"%s\" not found, try pulling it first",
+                                model->valuestring);
+    *result = message != NULL ? sim_respond_error(req, MHD_HTTP_NOT_FOUND, NULL,
+                                                  NULL, message)
                               : MHD_NO;
     free(message);
     return false;
@@ -225,11 +224,9 @@ enum MHD_Result sim_ollama_generate(struct sim_request *req)
     if (!cJSON_IsString(prompt) || prompt->valuestring[0] == '\0')
         return respond_load(req, &style, wants_stream(req->json));
 
-    if (sim_reply_from_prompt(&reply,
-                              cJSON_IsString(system) ? system->valuestring
-                                                     : NULL,
-                              prompt->valuestring,
-                              num_predict(req->json)) == 0)
+    if (sim_reply_from_prompt(
+            &reply, cJSON_IsString(system) ? system->valuestring : NULL,
+            prompt->valuestring, num_predict(req->json)) == 0)
         result = send_reply(req, &style, &reply, wants_stream(req->json));
     sim_reply_free(&reply);
     return result;

@@ -12,25 +12,24 @@
 
 #include "sim.h"
 
-#define MAX_IMAGES    10
+#define MAX_IMAGES     10
 #define MAX_IMAGE_SIDE 2048u
 
-static const char *const model_ids[] = {"gpt-4o-mini", "gpt-4o",
-                                        "gpt-image-1", "dall-e-3",
-                                        "sim-small"};
+static const char *const model_ids[] = {"gpt-4o-mini", "gpt-4o", "gpt-image-1",
+                                        "dall-e-3", "sim-small"};
 
 static enum MHD_Result bad_request(struct sim_request *req, const char *code,
                                    const char *message)
 {
-    return sim_respond_error(req, MHD_HTTP_BAD_REQUEST,
-                             "invalid_request_error", code, message);
+    return sim_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_request_error",
+                             code, message);
 }
 
 /* The output cap: max_completion_tokens, else max_tokens, else 0. */
 static long output_cap(const cJSON *body)
 {
-    const cJSON *cap = cJSON_GetObjectItemCaseSensitive(
-        body, "max_completion_tokens");
+    const cJSON *cap =
+        cJSON_GetObjectItemCaseSensitive(body, "max_completion_tokens");
 
     if (!cJSON_IsNumber(cap))
         cap = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
@@ -47,11 +46,10 @@ static cJSON *usage_json(const struct sim_reply *reply)
     cJSON_AddNumberToObject(usage, "total_tokens",
                             reply->prompt_tokens + reply->completion_tokens);
     if (reply->cached_tokens >= 0) {
-        cJSON *details = cJSON_AddObjectToObject(usage,
-                                                 "prompt_tokens_details");
+        cJSON *details =
+            cJSON_AddObjectToObject(usage, "prompt_tokens_details");
 
-        cJSON_AddNumberToObject(details, "cached_tokens",
-                                reply->cached_tokens);
+        cJSON_AddNumberToObject(details, "cached_tokens", reply->cached_tokens);
     }
     return usage;
 }
@@ -67,8 +65,7 @@ static cJSON *completion_base(const char *object, const char *model)
     return json;
 }
 
-static cJSON *completion_json(const struct sim_reply *reply,
-                              const char *model)
+static cJSON *completion_json(const struct sim_reply *reply, const char *model)
 {
     cJSON *json = completion_base("chat.completion", model);
     cJSON *choice = cJSON_CreateObject();
@@ -126,9 +123,9 @@ static int plan_closing(struct sim_stream_plan *plan,
 {
     cJSON *usage_chunk;
 
-    if (sim_list_push_json(&plan->closing,
-                           chunk_json(model, cJSON_CreateObject(),
-                                      reply->finish_reason)) != 0)
+    if (sim_list_push_json(
+            &plan->closing,
+            chunk_json(model, cJSON_CreateObject(), reply->finish_reason)) != 0)
         return -1;
     if (!include_usage || !reply->usage)
         return 0;
@@ -151,10 +148,10 @@ static enum MHD_Result stream_chat(struct sim_request *req,
                                    .suffix = "\n\n",
                                    .trailer = "[DONE]"};
 
-    plan.error_payload = strdup(
-        "{\"error\":{\"message\":\"qf-sim error-mid-stream fault: the "
-        "stream failed after two chunks\",\"type\":\"server_error\","
-        "\"param\":null,\"code\":\"sim_error_mid_stream\"}}");
+    plan.error_payload =
+        strdup("{\"error\":{\"message\":\"qf-sim error-mid-stream fault: the "
+               "stream failed after two chunks\",\"type\":\"server_error\","
+               "\"param\":null,\"code\":\"sim_error_mid_stream\"}}");
     if (plan.error_payload == NULL || plan_content(&plan, reply, model) != 0 ||
         plan_closing(&plan, reply, model, include_usage) != 0) {
         sim_stream_plan_free(&plan);
@@ -184,8 +181,8 @@ enum MHD_Result sim_openai_chat(struct sim_request *req)
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req->json, "stream")))
         result = stream_chat(req, &reply, model->valuestring);
     else
-        result = sim_body_respond(req,
-                                  completion_json(&reply, model->valuestring));
+        result =
+            sim_body_respond(req, completion_json(&reply, model->valuestring));
 out:
     sim_reply_free(&reply);
     return result;
@@ -229,8 +226,7 @@ static char *base64_png(const char *prompt, unsigned int index,
                         unsigned int width, unsigned int height)
 {
     size_t png_len = 0;
-    unsigned char *png = sim_image_png(prompt, index, width, height,
-                                       &png_len);
+    unsigned char *png = sim_image_png(prompt, index, width, height, &png_len);
     unsigned char *text;
 
     if (png == NULL)

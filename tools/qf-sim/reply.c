@@ -19,7 +19,8 @@ static size_t content_bytes(const cJSON *content)
 
     if (cJSON_IsString(content))
         return strlen(content->valuestring);
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
 
         if (cJSON_IsString(text))
@@ -41,7 +42,8 @@ static char *content_text(const cJSON *content)
         memcpy(text, content->valuestring, len + 1);
         return text;
     }
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const cJSON *piece = cJSON_GetObjectItemCaseSensitive(part, "text");
         size_t piece_len;
 
@@ -57,8 +59,8 @@ static char *content_text(const cJSON *content)
 
 static int push_word(struct sim_reply *reply, const char *start, size_t len)
 {
-    char **grown = realloc(reply->words,
-                           (reply->word_count + 1) * sizeof(*reply->words));
+    char **grown =
+        realloc(reply->words, (reply->word_count + 1) * sizeof(*reply->words));
 
     if (grown == NULL)
         return -1;
@@ -143,7 +145,8 @@ int sim_reply_from_messages(struct sim_reply *reply, const cJSON *messages,
     char *user_text;
     int rc;
 
-    cJSON_ArrayForEach(message, messages) {
+    cJSON_ArrayForEach(message, messages)
+    {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(message, "role");
         const cJSON *content =
             cJSON_GetObjectItemCaseSensitive(message, "content");
@@ -185,8 +188,7 @@ void sim_reply_apply_headers(struct sim_reply *reply,
         reply->prompt_tokens = prompt;
         reply->completion_tokens = completion;
     }
-    reply->cached_tokens =
-        sim_header_long(conn, "X-QF-Sim-Cached-Tokens", -1);
+    reply->cached_tokens = sim_header_long(conn, "X-QF-Sim-Cached-Tokens", -1);
     if (no_usage != NULL && strcmp(no_usage, "1") == 0)
         reply->usage = false;
 }

@@ -50,8 +50,7 @@ static enum sim_api api_of_path(const char *path)
 }
 
 /* Append one upload piece; bodies over SIM_MAX_BODY are dropped. */
-static void append_body(struct sim_request *req, const char *data,
-                        size_t size)
+static void append_body(struct sim_request *req, const char *data, size_t size)
 {
     char *grown;
 
@@ -107,8 +106,14 @@ static enum MHD_Result route_request(struct sim_request *req)
         if (strcmp(routes[i].path, req->path) != 0)
             continue;
         path_known = true;
-        if (strcmp(routes[i].method, req->method) == 0)
-            return routes[i].handler(req);
+        if (strcmp(routes[i].method, req->method) != 0)
+            continue;
+        if (strcmp(req->method, "POST") == 0 &&
+            (req->json == NULL || !cJSON_IsObject(req->json)))
+            return sim_respond_error(req, MHD_HTTP_BAD_REQUEST,
+                                     "invalid_request_error", "invalid_json",
+                                     "request body is not a JSON object");
+        return routes[i].handler(req);
     }
     if (path_known)
         return sim_respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -118,13 +123,14 @@ static enum MHD_Result route_request(struct sim_request *req)
                              "unknown_url", "unknown path");
 }
 
-/* Check the upload, log the request, then apply auth, fault and route. */
+/* Parse and log the request, then check the key, apply the fault and
+ * route it. */
 static enum MHD_Result serve(struct sim_request *req)
 {
     enum MHD_Result result;
 
     req->api = api_of_path(req->path);
-    if (req->body_len > 0)
+    if (req->body_len > 0 && !req->too_large)
         req->json = cJSON_ParseWithLength(req->body, req->body_len);
     if (sim_fault_select(req) != 0) {
         sim_log_request(req);
@@ -143,11 +149,6 @@ static enum MHD_Result serve(struct sim_request *req)
         return reject_key(req);
     if (sim_fault_respond(req, &result))
         return result;
-    if (strcmp(req->method, "POST") == 0 &&
-        (req->json == NULL || !cJSON_IsObject(req->json)))
-        return sim_respond_error(req, MHD_HTTP_BAD_REQUEST,
-                                 "invalid_request_error", "invalid_json",
-                                 "request body is not a JSON object");
     return route_request(req);
 }
 
@@ -176,8 +177,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
     return serve(req);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-                         void **con_cls, enum MHD_RequestTerminationCode code)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode code)
 {
     struct sim_request *req = *con_cls;
 
@@ -204,7 +205,7 @@ struct MHD_Daemon *sim_server_start(const struct sim_config *config,
 
     daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-            MHD_USE_ERROR_LOG,
+            MHD_USE_AUTO | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);

@@ -53,10 +53,10 @@ struct sim_request {
     struct MHD_Connection *conn;
     const char *method;
     const char *path;
-    char *body;       /* upload bytes, NUL-terminated, malloc'd */
+    char *body; /* upload bytes, NUL-terminated, malloc'd */
     size_t body_len;
-    bool too_large;   /* the body passed SIM_MAX_BODY and was dropped */
-    cJSON *json;      /* parsed body, or NULL */
+    bool too_large; /* the body passed SIM_MAX_BODY and was dropped */
+    cJSON *json;    /* parsed body, or NULL */
     enum sim_api api;
     enum sim_fault fault; /* the fault applied to this request */
 };
@@ -93,26 +93,26 @@ long sim_header_long(struct MHD_Connection *conn, const char *name,
                      long fallback);
 const char *sim_header(struct MHD_Connection *conn, const char *name);
 enum MHD_Result sim_respond_text(struct MHD_Connection *conn,
-                                 unsigned int status,
-                                 const char *content_type, const char *text);
+                                 unsigned int status, const char *content_type,
+                                 const char *text);
 enum MHD_Result sim_respond_json(struct MHD_Connection *conn,
                                  unsigned int status, cJSON *json);
-enum MHD_Result sim_respond_error(struct sim_request *req,
-                                  unsigned int status, const char *type,
-                                  const char *code, const char *message);
+enum MHD_Result sim_respond_error(struct sim_request *req, unsigned int status,
+                                  const char *type, const char *code,
+                                  const char *message);
 char *sim_strdup_printf(const char *format, ...)
     __attribute__((format(printf, 1, 2)));
 
 /* reply.c: the deterministic reply and usage rules */
 struct sim_reply {
-    char **words;         /* the words sent, malloc'd */
+    char **words; /* the words sent, malloc'd */
     size_t word_count;
-    char *text;           /* the words joined by single spaces */
+    char *text;                /* the words joined by single spaces */
     const char *finish_reason; /* "stop" or "length" */
     long prompt_tokens;
     long completion_tokens;
-    long cached_tokens;   /* -1 when X-QF-Sim-Cached-Tokens is absent */
-    bool usage;           /* false with X-QF-Sim-No-Usage: 1 */
+    long cached_tokens; /* -1 when X-QF-Sim-Cached-Tokens is absent */
+    bool usage;         /* false with X-QF-Sim-No-Usage: 1 */
 };
 
 int sim_reply_from_messages(struct sim_reply *reply, const cJSON *messages,

@@ -144,8 +144,8 @@ static enum MHD_Result queue_state(struct sim_request *req,
 
     if (req->fault == SIM_FAULT_TINY)
         state->tiny = true;
-    response = MHD_create_response_from_callback(size, 4096, read_events,
-                                                 state, free_state);
+    response = MHD_create_response_from_callback(size, 4096, read_events, state,
+                                                 free_state);
     if (response == NULL) {
         free_state(state);
         return MHD_NO;
@@ -171,8 +171,7 @@ static int push_framed(struct sim_list *events,
     if (malformed)
         len /= 2;
     return sim_list_push(events, sim_strdup_printf("%s%.*s%s", plan->prefix,
-                                                   len, payload,
-                                                   plan->suffix));
+                                                   len, payload, plan->suffix));
 }
 
 static int frame_events(struct stream_state *state,
@@ -180,8 +179,8 @@ static int frame_events(struct stream_state *state,
                         enum sim_fault fault)
 {
     bool malformed = fault == SIM_FAULT_MALFORMED;
-    bool stops_early = fault == SIM_FAULT_CUT ||
-                       fault == SIM_FAULT_ERROR_MID_STREAM;
+    bool stops_early =
+        fault == SIM_FAULT_CUT || fault == SIM_FAULT_ERROR_MID_STREAM;
     size_t content = plan->content.count;
     int rc = 0;
 

@@ -46,8 +46,8 @@ char *sim_strdup_printf(const char *format, ...)
 }
 
 enum MHD_Result sim_respond_text(struct MHD_Connection *conn,
-                                 unsigned int status,
-                                 const char *content_type, const char *text)
+                                 unsigned int status, const char *content_type,
+                                 const char *text)
 {
     struct MHD_Response *response;
     enum MHD_Result result;
@@ -79,9 +79,9 @@ enum MHD_Result sim_respond_json(struct MHD_Connection *conn,
 }
 
 /* OpenAI: {"error":{message,type,param,code}}; Ollama: {"error":message}. */
-enum MHD_Result sim_respond_error(struct sim_request *req,
-                                  unsigned int status, const char *type,
-                                  const char *code, const char *message)
+enum MHD_Result sim_respond_error(struct sim_request *req, unsigned int status,
+                                  const char *type, const char *code,
+                                  const char *message)
 {
     cJSON *body = cJSON_CreateObject();
     cJSON *error;
