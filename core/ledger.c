@@ -71,6 +71,22 @@ static int busy_wait(void *user, int count)
     return 1;
 }
 
+/* Run schema SQL, retrying while another process holds the lock: switching
+ * to WAL can return SQLITE_BUSY without calling the busy handler. */
+static int exec_retrying(sqlite3 *db, const char *sql)
+{
+    struct timespec pause = {0, 2000000};
+    int rc = SQLITE_BUSY;
+
+    for (int attempt = 0; attempt < 2500; attempt++) {
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+            break;
+        nanosleep(&pause, NULL);
+    }
+    return rc;
+}
+
 static qf_status db_fail(qf_error *err, sqlite3 *db, const char *what,
                          const char *path)
 {
@@ -132,10 +148,10 @@ qf_status qf_ledger_open(const char *state_dir, qf_ledger **out, qf_error *err)
         goto fail;
     }
     sqlite3_busy_handler(ledger->db, busy_wait, ledger);
-    if (sqlite3_exec(ledger->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                     NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(ledger->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+    if (exec_retrying(ledger->db,
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") !=
+            SQLITE_OK ||
+        exec_retrying(ledger->db, schema_sql) != SQLITE_OK) {
         st = db_fail(err, ledger->db, "creating the schema", path);
         goto fail;
     }

@@ -110,6 +110,22 @@ static qf_status db_fail(qf_limiter_store *store, const char *what, char *msg,
     return QF_ERR_IO;
 }
 
+/* Run schema SQL, retrying while another process holds the lock: switching
+ * to WAL can return SQLITE_BUSY without calling the busy handler. */
+static int exec_retrying(sqlite3 *db, const char *sql)
+{
+    struct timespec pause = {0, 2000000};
+    int rc = SQLITE_BUSY;
+
+    for (int attempt = 0; attempt < 2500; attempt++) {
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+            break;
+        nanosleep(&pause, NULL);
+    }
+    return rc;
+}
+
 static qf_status make_dir(const char *dir, char *msg, size_t msg_len)
 {
     if (mkdir(dir, 0700) == 0 || errno == EEXIST)
@@ -150,7 +166,7 @@ static qf_status sqlite_open(qf_limiter_store *store, const char *state_dir,
                         NULL) != SQLITE_OK)
         return db_fail(store, "open", msg, msg_len);
     sqlite3_busy_handler(store->db, busy_wait, store);
-    if (sqlite3_exec(store->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
+    if (exec_retrying(store->db, schema_sql) != SQLITE_OK)
         return db_fail(store, "creating the schema", msg, msg_len);
     if (!prepare_all(store))
         return db_fail(store, "preparing statements", msg, msg_len);
