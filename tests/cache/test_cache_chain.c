@@ -389,6 +389,65 @@ START_TEST(api_key_never_stored)
 }
 END_TEST
 
+/* Run build/bin/qf with the test configuration and `args`; *out is freed
+ * by the caller. */
+static void run_qf(const char *const *args, qf_test_run *out)
+{
+    char *qf = qf_test_build_path("bin/qf");
+    char *config = NULL;
+    char *argv[16];
+    int n = 0;
+
+    ck_assert_int_ge(asprintf(&config, "%s/plugins.yml", tmp), 0);
+    argv[n++] = qf;
+    argv[n++] = "--config";
+    argv[n++] = config;
+    argv[n++] = "--json";
+    for (size_t i = 0; args[i] != NULL && n < 15; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    ck_assert_int_eq(qf_test_run_argv(argv, NULL, tmp, 60, out), 0);
+    free(config);
+    free(qf);
+}
+
+START_TEST(qf_cache_command)
+{
+    static const char *const stats[] = {"cache", "stats", NULL};
+    static const char *const prune[] = {"cache", "prune", NULL};
+    static const char *const clear[] = {"cache", "clear", NULL};
+    static const char *const bad[] = {"cache", "compact", NULL};
+    qf_test_run out;
+
+    ck_assert_int_eq(run_ok("plotwright", "count me", NULL), 0);
+    ck_assert_int_eq(run_ok("plotwright", "count me", NULL), 1);
+    qf_runtime_close(rt); /* writes the buffered hit count */
+    rt = NULL;
+
+    run_qf(stats, &out);
+    ck_assert_int_eq(out.exit_code, 0);
+    ck_assert_str_eq(out.out, "{\"backend\":\"file_cache\",\"entries\":1,"
+                              "\"bytes\":331,\"hits\":1,\"misses\":1,"
+                              "\"evictions\":0,\"expirations\":0}\n");
+    qf_test_run_free(&out);
+
+    /* qf runs on the system clock, long after the test clock's 60 s TTL. */
+    run_qf(prune, &out);
+    ck_assert_int_eq(out.exit_code, 0);
+    ck_assert_str_eq(out.out, "{\"backend\":\"file_cache\",\"pruned\":1}\n");
+    qf_test_run_free(&out);
+
+    run_qf(clear, &out);
+    ck_assert_int_eq(out.exit_code, 0);
+    ck_assert_str_eq(out.out, "{\"backend\":\"file_cache\",\"removed\":0}\n");
+    qf_test_run_free(&out);
+
+    run_qf(bad, &out);
+    ck_assert_int_eq(out.exit_code, 2);
+    qf_test_run_free(&out);
+}
+END_TEST
+
 static Suite *chain_suite(void)
 {
     Suite *s = suite_create("cache_chain");
@@ -411,6 +470,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, earlier_middleware_change_is_keyed);
     tcase_add_test(tc, backend_failure_is_a_miss);
     tcase_add_test(tc, api_key_never_stored);
+    tcase_add_test(tc, qf_cache_command);
     suite_add_tcase(s, tc);
     return s;
 }
