@@ -1,7 +1,7 @@
 /*
  * chat.c - chat completions: builds the JSON body from the request
  * (messages, generation params, native options, the max_tokens rename),
- * sends it with transport.c, and reads the answer, either one JSON body or
+ * sends it with transport.c, and reads the response, either one JSON body or
  * a server-sent event stream whose deltas go to host->stream_write.
  */
 #include "openai_internal.h"
@@ -344,7 +344,7 @@ static int chunks_written(void *user)
     return ((chat_state *)user)->chunks > 0;
 }
 
-/* --- Buffered answers and the response ------------------------------- */
+/* --- Buffered responses and the result -------------------------------- */
 
 static qf_status read_completion(chat_state *st, const openai_buffer *body,
                                  qf_error *err)

@@ -46,8 +46,8 @@ static void copy_line(char *out, size_t out_size, const char *text, size_t len,
     out[n] = '\0';
 }
 
-/* Remove everything between '<' and '>' of an HTML body, in place into a
- * fresh copy of at most `cap` bytes. */
+/* Copy an HTML body into `out`, at most `cap` bytes, with each tag replaced
+ * by a space. Returns the bytes written. */
 static size_t strip_tags(const char *body, size_t len, char *out, size_t cap)
 {
     size_t n = 0;

@@ -57,7 +57,7 @@ static qf_status build_image_body(openai_instance *oa, const qf_request *req,
         if (parsed)
             cJSON_AddItemToObject(body, image_params[i], parsed);
     }
-    /* gpt-image models always answer in base64 and reject this field. */
+    /* gpt-image models always return base64 and reject this field. */
     if (strncmp(model, "gpt-image", 9) != 0)
         cJSON_AddStringToObject(body, "response_format", "b64_json");
 

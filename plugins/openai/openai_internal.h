@@ -53,10 +53,11 @@ typedef struct openai_buffer {
 } openai_buffer;
 
 /*
- * One POST with retries. The caller fills the inputs; openai_call_run fills
- * the outputs. When on_body is set, the bytes of a 2xx response go to it as
- * they arrive instead of into `body` (streaming); on_attempt, when set,
- * runs before every attempt so the caller can reset its stream state.
+ * One POST with retries. The caller fills the inputs, and
+ * qf_openai_call_run fills the outputs. When on_body is set, the bytes of a
+ * 2xx response go to it as they arrive instead of into `response`
+ * (streaming). on_attempt, when set, runs before every attempt so the
+ * caller can reset its stream state.
  */
 typedef struct openai_call {
     const qf_request *req;
@@ -70,17 +71,18 @@ typedef struct openai_call {
     void *user;
 
     long http_status;
-    openai_buffer response; /* body of an error or of a buffered 2xx answer */
+    openai_buffer response; /* body of an error or of a buffered 2xx response */
     int64_t retry_after_ms; /* the server's requested wait, -1 when none */
 } openai_call;
 
-/* buffer.c-like helpers, in transport.c */
+/* Byte buffer helpers, defined in transport.c. append returns -1 when out
+ * of memory. */
 int qf_openai_buffer_append(openai_buffer *b, const char *bytes, size_t len);
 void qf_openai_buffer_free(openai_buffer *b);
 
 /*
  * Send call->body to base_url + call->path with retries on 429, 5xx and
- * connection failures. Returns QF_OK with a 2xx answer (buffered in
+ * connection failures. Returns QF_OK with a 2xx response (buffered in
  * call->response unless on_body consumed it), or an error status with the
  * message, HTTP status and requested wait on `err`.
  */
@@ -102,10 +104,10 @@ void qf_openai_error_message(const char *body, size_t len, long http_status,
 int qf_openai_json_error(const void *json, char *out, size_t out_size);
 
 /*
- * Wait the server requested, in milliseconds, from a Retry-After value
- * (delta seconds or an HTTP date, read with curl_getdate) and a
- * retry-after-ms value; either may be NULL. The larger wins. Returns -1
- * when neither is usable. now_ms is the current UTC time.
+ * Compute the wait the server requested, in milliseconds, from a
+ * Retry-After value (delta seconds or an HTTP date, read with curl_getdate)
+ * and a retry-after-ms value. Either may be NULL, and the larger wins.
+ * Returns -1 when neither is usable. now_ms is the current UTC time.
  */
 int64_t qf_openai_retry_after_parse(const char *retry_after,
                                     const char *retry_after_ms, int64_t now_ms);

@@ -141,7 +141,7 @@ static qf_status apply_field(qf_sse_parser *parser, const char *line, size_t len
         if (!memchr(value, '\0', value_len))
             status = buffer_set(&parser->last_id, value, value_len);
     }
-    /* "retry" and unknown fields are ignored, as the standard says. */
+    /* "retry" and unknown fields are ignored, as the standard requires. */
     return status;
 }
 

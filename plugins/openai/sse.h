@@ -19,8 +19,8 @@
 typedef struct qf_sse_parser qf_sse_parser;
 
 /* One dispatched event. `event` is the value of the last "event:" line, or
- * "message" when there was none; `data` is every "data:" line of the event
- * joined with "\n", NUL-terminated, without the final line end; `id` is the
+ * "message" when there was none. `data` is every "data:" line of the event
+ * joined with "\n", NUL-terminated, without the final line end. `id` is the
  * last event id seen on the stream, or "". All three belong to the parser
  * and stay valid only during the callback. */
 typedef struct qf_sse_event {
@@ -54,7 +54,7 @@ qf_status qf_sse_parser_feed(qf_sse_parser *parser, const char *bytes,
 
 /*
  * Signal the end of the stream. A final line without its line end is
- * dropped, as the standard says. An event whose lines were all complete but
+ * dropped, as the standard requires. An event whose lines were all complete but
  * whose closing blank line never came is dispatched, because some servers
  * close the connection right after "data: [DONE]\n".
  */

@@ -2,7 +2,7 @@
  * transport.c - one POST to the upstream with libcurl, and the retry loop
  * around it. Easy handles are kept in a small per-instance pool so their
  * connections are reused. Waits between attempts go through the host's
- * sleep_ms, so a test clock sees them; the total is capped by
+ * sleep_ms, so a test clock records them. Their total is capped by
  * retry.max_wait_seconds.
  */
 #include "openai_internal.h"
@@ -209,15 +209,16 @@ static qf_status transfer_failure(attempt_state *a, CURLcode rc, int *retryable)
                                             : curl_easy_strerror(rc);
     openai_call *call = a->call;
 
-    if (call->on_body && a->status >= 200 && a->status < 300) {
+    if (rc != CURLE_OPERATION_TIMEDOUT && call->on_body && a->status >= 200 &&
+        a->status < 300) {
         *retryable = !call->chunks_written(call->user);
         return host->error_set(a->err, QF_ERR_STREAM_CUT,
                                "openai: upstream stream was cut before its end (%s)",
                                detail);
     }
     if (rc == CURLE_OPERATION_TIMEDOUT) {
-        /* NOTE: timeouts are not retried, so one call never takes more than
-         * max_attempts times the total timeout; a connect timeout counts too. */
+        /* NOTE: a timeout, connect or total, is not retried, because each
+         * retry could add another timeout.total_seconds to the call. */
         return host->error_set(
             a->err, QF_ERR_TIMEOUT,
             "openai: request to %s%s timed out (%s); raise timeout.total_seconds "
@@ -232,7 +233,7 @@ static qf_status transfer_failure(attempt_state *a, CURLcode rc, int *retryable)
                            a->oa->base_url, call->path, detail);
 }
 
-/* Status of an attempt that received a non-2xx answer. */
+/* Status of an attempt that received a non-2xx response. */
 static qf_status http_failure(attempt_state *a, int *retryable)
 {
     const qf_host *host = a->oa->host;
@@ -251,7 +252,7 @@ static qf_status http_failure(attempt_state *a, int *retryable)
     return QF_ERR_UPSTREAM;
 }
 
-/* Map the outcome of one attempt to a status, and say whether it may be
+/* Map the outcome of one attempt to a status, and report whether it may be
  * retried. */
 static qf_status classify(attempt_state *a, CURLcode rc, int *retryable)
 {
@@ -308,7 +309,7 @@ static qf_status attempt_once(openai_instance *oa, openai_call *call,
     return classify(&a, rc, retryable);
 }
 
-/* Wait before retry number `retry`, or -1 when the server asks for more than
+/* Wait before retry number `retry`, or -1 when the server requests more than
  * the `remaining` milliseconds of the cap. */
 static int64_t retry_wait(openai_instance *oa, const openai_call *call,
                           int retry, int64_t remaining)

@@ -776,7 +776,7 @@ END_TEST
 #define THREADS 4
 #define CALLS_PER_THREAD 5
 
-/* Run CALLS_PER_THREAD requests; returns how many answered REPLY. */
+/* Run CALLS_PER_THREAD requests; returns how many returned REPLY. */
 static void *run_calls(void *arg)
 {
     const qf_host *h = arg;
