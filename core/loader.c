@@ -319,7 +319,8 @@ static qf_status open_handle(const char *path, void **handle,
                             "%s: the file exports no %s symbol; a plugin must "
                             "define its entry with QF_PLUGIN_DEFINE",
                             path, QF_PLUGIN_ENTRY_SYMBOL);
-    /* POSIX guarantees a dlsym'd function pointer converts back. */
+    /* POSIX requires dlsym's result to convert to a function pointer;
+     * memcpy avoids ISO C's object-to-function pointer warning. */
     memcpy(entry, &symbol, sizeof(*entry));
     return QF_OK;
 }
@@ -328,7 +329,7 @@ qf_status qf_loader_open(const char *path, qf_plugin **out, qf_error *err)
 {
     qf_plugin *plugin = NULL;
     qf_plugin_entry_fn entry = NULL;
-    const qf_plugin_descriptor *descriptor;
+    const qf_plugin_descriptor *descriptor = NULL;
     void *handle = NULL;
     qf_status status;
 
@@ -337,16 +338,18 @@ qf_status qf_loader_open(const char *path, qf_plugin **out, qf_error *err)
     if (status != QF_OK)
         return status;
 
-    /* NOTE: a handle that fails the handshake stays loaded too, because
-     * dlclose would run the file's destructors for nothing. */
+    /* A rejected file is closed again: nothing keeps a pointer into it,
+     * and a fixed file at the same path then loads fresh. */
     status = open_handle(path, &handle, &entry, err);
-    if (status != QF_OK)
+    if (status == QF_OK) {
+        descriptor = entry();
+        status = qf_loader_check_descriptor(descriptor, path, err);
+    }
+    if (status != QF_OK) {
+        if (handle != NULL)
+            dlclose(handle);
         return status;
-
-    descriptor = entry();
-    status = qf_loader_check_descriptor(descriptor, path, err);
-    if (status != QF_OK)
-        return status;
+    }
 
     plugin = calloc(1, sizeof(*plugin));
     if (plugin == NULL || (plugin->path = strdup(path)) == NULL) {

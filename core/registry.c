@@ -4,9 +4,9 @@
  * A scan walks the plugin folders in search order inside one transaction.
  * A row whose path, size, mtime and inode still match is kept; any other
  * *.so file is hashed and opened for its descriptor. Each row stores the
- * file's own handshake result (open_status, open_error); status, error and
- * shadowed_by are derived again after every scan from the ids of all rows,
- * so removing one of two duplicates heals the other.
+ * file's own handshake result in open_status and open_error. Status, error
+ * and shadowed_by are derived again from the ids of all rows after every
+ * scan, so removing one of two duplicates heals the other.
  */
 #include "registry.h"
 
@@ -467,6 +467,9 @@ static qf_status read_plugin_file(const char *path, qf_registry_entry *e)
         status = qf_loader_open(path, &plugin, &err);
     }
 
+    /* NOTE: dlopen returns the already loaded copy for a path this
+     * process opened before, so a file replaced in place during one
+     * process's lifetime is described from its old contents. */
     if (status == QF_OK) {
         status = describe(plugin->descriptor, e);
         qf_plugin_free(plugin);
@@ -763,7 +766,12 @@ static char *duplicate_message(const id_row *rows, size_t first, size_t end)
                             "duplicate plugin id \"%s\" in folder %s: ",
                             rows[first].id, rows[first].dir);
     for (size_t i = first; i < end && used < sizeof(buffer); i++) {
-        const char *joint = i == first ? "" : i + 1 == end ? " and " : ", ";
+        const char *joint = ", ";
+
+        if (i == first)
+            joint = "";
+        else if (i + 1 == end)
+            joint = " and ";
         used += (size_t)snprintf(buffer + used, sizeof(buffer) - used, "%s%s",
                                  joint, rows[i].path);
     }
@@ -829,7 +837,7 @@ static qf_status resolve_group(qf_registry *reg, const id_row *rows,
 }
 
 /* Derive status, error and shadowed_by of every row from the ids. Returns
- * QF_ERR_CONFIG naming the files when one folder holds an id twice. */
+ * QF_ERR_CONFIG naming the files when one folder contains an id twice. */
 static qf_status resolve_ids(qf_registry *reg, qf_error *err)
 {
     id_row *rows = NULL;

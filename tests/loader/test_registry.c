@@ -30,8 +30,8 @@ static const char good_options[] =
     "\"required\":true,\"secret\":false,"
     "\"description\":\"Total timeout in seconds.\"}]";
 
-/* One test's folders: root/a and root/b hold plugins, root/state the
- * registry. */
+/* One test's folders: root/a and root/b contain plugins, root/state
+ * contains the registry. */
 typedef struct fixture {
     char *root;
     char *a;
