@@ -50,16 +50,17 @@ START_TEST(chat_stream_exact_frames)
     ck_assert_int_eq(res.status, 200);
     type = sim_http_header(&res, "Content-Type");
     ck_assert_str_eq(type, "application/x-ndjson");
-    ck_assert_str_eq(
-        res.body,
-        CHAT_FRAME("Echo: ") CHAT_FRAME("Hello ") CHAT_FRAME("there ")
-            CHAT_FRAME("world")
-                FRAME_HEAD("llama3.2") "\"message\":{\"role\":\"assistant\","
-                                       "\"content\":\"\"},"
-                                       "\"done_reason\":\"stop\",\"done\":true,"
-                                       "\"total_duration\":5000000,\"prompt_"
-                                       "eval_count\":5,"
-                                       "\"eval_count\":4}\n");
+    /* clang-format off */
+    ck_assert_str_eq(res.body,
+        CHAT_FRAME("Echo: ")
+        CHAT_FRAME("Hello ")
+        CHAT_FRAME("there ")
+        CHAT_FRAME("world")
+        FRAME_HEAD("llama3.2")
+        "\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
+        "\"done_reason\":\"stop\",\"done\":true,\"total_duration\":5000000,"
+        "\"prompt_eval_count\":5,\"eval_count\":4}\n");
+    /* clang-format on */
     free(type);
     sim_http_free(&res);
 }
@@ -75,14 +76,13 @@ START_TEST(chat_one_object_exact)
          "\"content\":\"Hello there world\"}]}",
          NULL, &res);
     ck_assert_int_eq(res.status, 200);
-    ck_assert_str_eq(
-        res.body,
-        FRAME_HEAD(
-            "qwen2.5:0.5b") "\"message\":{\"role\":\"assistant\",\"content\":"
-                            "\"Echo: Hello there "
-                            "world\"},\"done_reason\":\"stop\","
-                            "\"done\":true,\"total_duration\":5000000,"
-                            "\"prompt_eval_count\":7,\"eval_count\":4}");
+    /* clang-format off */
+    ck_assert_str_eq(res.body,
+        FRAME_HEAD("qwen2.5:0.5b")
+        "\"message\":{\"role\":\"assistant\",\"content\":\"Echo: Hello there world\"},"
+        "\"done_reason\":\"stop\",\"done\":true,\"total_duration\":5000000,"
+        "\"prompt_eval_count\":7,\"eval_count\":4}");
+    /* clang-format on */
     sim_http_free(&res);
 }
 END_TEST
@@ -96,12 +96,13 @@ START_TEST(chat_num_predict_length)
          "\"num_predict\":2},\"messages\":[{\"role\":\"user\",\"content\":"
          "\"Hello there world\"}]}",
          NULL, &res);
-    ck_assert_str_eq(
-        res.body,
-        FRAME_HEAD("mistral") "\"message\":{\"role\":\"assistant\",\"content\":"
-                              "\"Echo: Hello\"},\"done_reason\":\"length\","
-                              "\"done\":true,\"total_duration\":3000000,"
-                              "\"prompt_eval_count\":5,\"eval_count\":2}");
+    /* clang-format off */
+    ck_assert_str_eq(res.body,
+        FRAME_HEAD("mistral")
+        "\"message\":{\"role\":\"assistant\",\"content\":\"Echo: Hello\"},"
+        "\"done_reason\":\"length\",\"done\":true,\"total_duration\":3000000,"
+        "\"prompt_eval_count\":5,\"eval_count\":2}");
+    /* clang-format on */
     sim_http_free(&res);
 }
 END_TEST
@@ -116,22 +117,14 @@ START_TEST(generate_stream_exact_frames)
          "\"options\":{\"num_predict\":2}}",
          NULL, &res);
     ck_assert_int_eq(res.status, 200);
-    ck_assert_str_eq(
-        res.body,
-        FRAME_HEAD(
-            "sim-small") "\"response\":\"Echo: \","
-                         "\"done\":false}\n" FRAME_HEAD(
-                             "sim-small") "\"response\":\"hi\","
-                                          "\"done\":false}\n" FRAME_HEAD(
-                                              "sim-small") "\"response\":\"\","
-                                                           "\"done_reason\":"
-                                                           "\"length\","
-                                                           "\"done\":true,"
-                                                           "\"total_duration\":"
-                                                           "3000000,"
-                                                           "\"prompt_eval_"
-                                                           "count\":2,\"eval_"
-                                                           "count\":2}\n");
+    /* clang-format off */
+    ck_assert_str_eq(res.body,
+        FRAME_HEAD("sim-small") "\"response\":\"Echo: \",\"done\":false}\n"
+        FRAME_HEAD("sim-small") "\"response\":\"hi\",\"done\":false}\n"
+        FRAME_HEAD("sim-small") "\"response\":\"\",\"done_reason\":\"length\","
+        "\"done\":true,\"total_duration\":3000000,"
+        "\"prompt_eval_count\":2,\"eval_count\":2}\n");
+    /* clang-format on */
     sim_http_free(&res);
 }
 END_TEST
@@ -144,13 +137,12 @@ START_TEST(generate_one_object_exact)
          "{\"model\":\"llama3.2:latest\",\"stream\":false,\"prompt\":"
          "\"hi yo\"}",
          NULL, &res);
-    ck_assert_str_eq(
-        res.body,
-        FRAME_HEAD(
-            "llama3.2:latest") "\"response\":\"Echo: hi "
-                               "yo\",\"done_reason\":\"stop\","
-                               "\"done\":true,\"total_duration\":4000000,"
-                               "\"prompt_eval_count\":2,\"eval_count\":3}");
+    /* clang-format off */
+    ck_assert_str_eq(res.body,
+        FRAME_HEAD("llama3.2:latest")
+        "\"response\":\"Echo: hi yo\",\"done_reason\":\"stop\",\"done\":true,"
+        "\"total_duration\":4000000,\"prompt_eval_count\":2,\"eval_count\":3}");
+    /* clang-format on */
     sim_http_free(&res);
 }
 END_TEST
@@ -182,11 +174,12 @@ START_TEST(empty_messages_load_frame)
 
     post("/api/chat", "{\"model\":\"llama3.2\",\"messages\":[]}", NULL, &res);
     ck_assert_int_eq(res.status, 200);
-    ck_assert_str_eq(
-        res.body,
-        FRAME_HEAD(
-            "llama3.2") "\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
-                        "\"done_reason\":\"load\",\"done\":true}\n");
+    /* clang-format off */
+    ck_assert_str_eq(res.body,
+        FRAME_HEAD("llama3.2")
+        "\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
+        "\"done_reason\":\"load\",\"done\":true}\n");
+    /* clang-format on */
     sim_http_free(&res);
 }
 END_TEST

@@ -194,21 +194,17 @@ START_TEST(stream_exact_sse_with_usage)
               NULL, &res);
     type = sim_http_header(&res, "Content-Type");
     ck_assert_str_eq(type, "text/event-stream");
-    ck_assert_str_eq(
-        res.body, CHUNK_HEAD
-        "[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-        "\"content\":\"Echo: \"},\"finish_reason\":null}]}\n\n" CHUNK_HEAD
-        "[{\"index\":0,\"delta\":{\"content\":\"Hello \"},"
-        "\"finish_reason\":null}]}\n\n" CHUNK_HEAD
-        "[{\"index\":0,\"delta\":{\"content\":\"there \"},"
-        "\"finish_reason\":null}]}\n\n" CHUNK_HEAD
-        "[{\"index\":0,\"delta\":{\"content\":\"world\"},"
-        "\"finish_reason\":null}]}\n\n" CHUNK_HEAD
-        "[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}"
-        "\n\n" CHUNK_HEAD
-        "[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,"
-        "\"total_tokens\":9}}\n\n"
+    /* clang-format off */
+    ck_assert_str_eq(res.body,
+        CHUNK_HEAD "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Echo: \"},"
+                   "\"finish_reason\":null}]}\n\n"
+        CHUNK_HEAD "[{\"index\":0,\"delta\":{\"content\":\"Hello \"},\"finish_reason\":null}]}\n\n"
+        CHUNK_HEAD "[{\"index\":0,\"delta\":{\"content\":\"there \"},\"finish_reason\":null}]}\n\n"
+        CHUNK_HEAD "[{\"index\":0,\"delta\":{\"content\":\"world\"},\"finish_reason\":null}]}\n\n"
+        CHUNK_HEAD "[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+        CHUNK_HEAD "[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,\"total_tokens\":9}}\n\n"
         "data: [DONE]\n\n");
+    /* clang-format on */
     free(type);
     sim_http_free(&res);
 }
@@ -234,17 +230,15 @@ START_TEST(stream_max_tokens_length)
     post_chat(HELLO_BODY ",\"stream\":true,\"max_tokens\":2,"
                          "\"stream_options\":{\"include_usage\":true}}",
               NULL, &res);
-    ck_assert_str_eq(
-        res.body, CHUNK_HEAD
-        "[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-        "\"content\":\"Echo: \"},\"finish_reason\":null}]}\n\n" CHUNK_HEAD
-        "[{\"index\":0,\"delta\":{\"content\":\"Hello\"},"
-        "\"finish_reason\":null}]}\n\n" CHUNK_HEAD
-        "[{\"index\":0,\"delta\":{},\"finish_reason\":"
-        "\"length\"}]}\n\n" CHUNK_HEAD
-        "[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,"
-        "\"total_tokens\":7}}\n\n"
+    /* clang-format off */
+    ck_assert_str_eq(res.body,
+        CHUNK_HEAD "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Echo: \"},"
+                   "\"finish_reason\":null}]}\n\n"
+        CHUNK_HEAD "[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n"
+        CHUNK_HEAD "[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}\n\n"
+        CHUNK_HEAD "[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n"
         "data: [DONE]\n\n");
+    /* clang-format on */
     sim_http_free(&res);
 }
 END_TEST
