@@ -1,0 +1,716 @@
+/*
+ * cmd_config.c - `qf config show` and `qf config check`. Both load the
+ * configuration, resolve roles with qf_config_resolve_role and look up the
+ * plugins they need in the registry (<state_dir>/registry.db, brought up
+ * to date first). Secrets are printed as ***; a missing plugin is reported,
+ * never fatal to `show`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "loader.h"
+#include "qf.h"
+#include "registry.h"
+
+/* What one `qf config` run works with. reg is NULL when the registry could
+ * not be opened; registry_error then says why. */
+typedef struct config_ctx {
+    qf_config *cfg;
+    char **dirs;
+    qf_registry *reg;
+    char registry_error[QF_ERROR_MESSAGE_MAX];
+} config_ctx;
+
+static void print_help(void)
+{
+    printf("usage: qf config show [--role ROLE] [--json]\n"
+           "       qf config check [--json]\n"
+           "\n"
+           "  show           list every role with its provider, plugin and "
+           "model\n"
+           "  show --role R  print role R's effective configuration, each "
+           "value with\n"
+           "                 the layer (default, global, provider, role, "
+           "runtime) and\n"
+           "                 the file:line:column it came from; secrets "
+           "print as ***\n"
+           "  check          resolve every role, expand every value it uses "
+           "and check\n"
+           "                 that its plugins are installed; exit status 2 "
+           "on any error\n");
+}
+
+static void ctx_close(config_ctx *ctx)
+{
+    qf_registry_close(ctx->reg);
+    qf_config_strings_free(ctx->dirs);
+    qf_config_free(ctx->cfg);
+}
+
+/* Open the registry and bring it up to date; failure only records why. */
+static void open_registry(config_ctx *ctx)
+{
+    char **configured = NULL;
+    char *state_dir = NULL, *db_path = NULL;
+    qf_error err;
+    qf_status status;
+
+    qf_error_init(&err);
+    status = qf_config_state_dir(ctx->cfg, &state_dir, &err);
+    if (status == QF_OK)
+        status = qf_config_plugin_dirs(ctx->cfg, &configured, &err);
+    if (status == QF_OK)
+        status = qf_loader_search_dirs(configured, &ctx->dirs, &err);
+    if (status == QF_OK &&
+        asprintf(&db_path, "%s/registry.db", state_dir) < 0) {
+        db_path = NULL;
+        status = qf_error_set(&err, QF_ERR_NOMEM, "out of memory");
+    }
+    if (status == QF_OK)
+        status = qf_registry_open(db_path, &ctx->reg, &err);
+    if (status == QF_OK) {
+        status = qf_registry_scan(ctx->reg, ctx->dirs, 0, NULL, &err);
+        /* Duplicate ids are recorded on their rows; lookups still work. */
+        if (status == QF_ERR_CONFIG)
+            status = QF_OK;
+    }
+    if (status != QF_OK) {
+        snprintf(ctx->registry_error, sizeof(ctx->registry_error), "%s",
+                 err.message);
+        qf_registry_close(ctx->reg);
+        ctx->reg = NULL;
+    }
+    qf_config_strings_free(configured);
+    free(state_dir);
+    free(db_path);
+}
+
+static int ctx_open(const qf_cli *cli, config_ctx *ctx)
+{
+    int code;
+
+    memset(ctx, 0, sizeof(*ctx));
+    code = qf_cli_load_config(cli, &ctx->cfg);
+    if (code != QF_EXIT_OK)
+        return code;
+    open_registry(ctx);
+    return QF_EXIT_OK;
+}
+
+/* --- Plugins ---------------------------------------------------------- */
+
+/* "installed", "missing", the registry status ("incompatible", ...) or
+ * "unknown" when the registry is unavailable. Fills *entry when found. */
+static const char *plugin_status(const config_ctx *ctx, const char *id,
+                                 qf_registry_entry *entry)
+{
+    qf_error err;
+
+    memset(entry, 0, sizeof(*entry));
+    if (ctx->reg == NULL)
+        return "unknown";
+    qf_error_init(&err);
+    if (qf_registry_find(ctx->reg, id, entry, &err) != QF_OK)
+        return "missing";
+    if (entry->status != NULL && strcmp(entry->status, "ok") != 0)
+        return entry->status;
+    return "installed";
+}
+
+/* Whether the plugin's option schema flags `key` as secret. */
+static int option_is_secret(const qf_registry_entry *entry, const char *key)
+{
+    cJSON *options =
+        entry->options != NULL ? cJSON_Parse(entry->options) : NULL;
+    const cJSON *option;
+    int secret = 0;
+
+    cJSON_ArrayForEach(option, options)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(option, "name");
+
+        if (cJSON_IsString(name) && strcmp(name->valuestring, key) == 0)
+            secret = cJSON_IsTrue(
+                cJSON_GetObjectItemCaseSensitive(option, "secret"));
+    }
+    cJSON_Delete(options);
+    return secret;
+}
+
+/* --- show --role ------------------------------------------------------- */
+
+typedef struct show_out {
+    const qf_cli *cli;
+    cJSON *values; /* the JSON array of values with --json */
+} show_out;
+
+static int is_secret(const char *key, const qf_registry_entry *schema)
+{
+    if (key != NULL && qf_config_key_is_secret(key))
+        return 1;
+    return key != NULL && schema != NULL && option_is_secret(schema, key);
+}
+
+/* Text of a leaf: *** for secrets, expanded strings, {} and [] for empty
+ * containers. *error is set (malloc'd) when expansion failed. */
+static char *leaf_text(const qf_cnode *node, int secret, char **error)
+{
+    qf_error err;
+    char *text = NULL;
+
+    *error = NULL;
+    if (secret)
+        return strdup("***");
+    switch (qf_cnode_type_of(node)) {
+    case QF_CNODE_NULL: return strdup("null");
+    case QF_CNODE_MAP: return strdup("{}");
+    case QF_CNODE_LIST: return strdup("[]");
+    case QF_CNODE_SCALAR: break;
+    }
+    qf_error_init(&err);
+    if (qf_cnode_string(node, &text, &err) == QF_OK)
+        return text;
+    *error = strdup(err.message);
+    return strdup(qf_cnode_raw(node));
+}
+
+static cJSON *leaf_json(const qf_cnode *node, const char *text, int secret,
+                        const char *error)
+{
+    char *json = NULL;
+    cJSON *value = NULL;
+    qf_error err;
+
+    if (secret || error != NULL)
+        return cJSON_CreateString(text);
+    qf_error_init(&err);
+    if (qf_cnode_to_json(node, &json, &err) == QF_OK)
+        value = cJSON_Parse(json);
+    free(json);
+    return value != NULL ? value : cJSON_CreateString(text);
+}
+
+static void print_leaf(show_out *out, const qf_cnode *node, const char *path,
+                       int secret)
+{
+    char *error = NULL;
+    char *text = leaf_text(node, secret, &error);
+    qf_layer layer = qf_cnode_layer(node);
+
+    if (out->cli->json) {
+        cJSON *item = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(item, "path", path);
+        cJSON_AddItemToObject(item, "value",
+                              leaf_json(node, text ? text : "", secret, error));
+        cJSON_AddStringToObject(item, "layer", qf_layer_name(layer));
+        cJSON_AddStringToObject(item, "file", qf_cnode_file(node));
+        cJSON_AddNumberToObject(item, "line", qf_cnode_line(node));
+        cJSON_AddNumberToObject(item, "column", qf_cnode_column(node));
+        if (error != NULL)
+            cJSON_AddStringToObject(item, "error", error);
+        cJSON_AddItemToArray(out->values, item);
+    } else if (qf_cnode_line(node) > 0) {
+        printf("  %s = %s  [%s, %s:%d:%d]%s%s\n", path, text ? text : "",
+               qf_layer_name(layer), qf_cnode_file(node), qf_cnode_line(node),
+               qf_cnode_column(node), error ? "  error: " : "",
+               error ? error : "");
+    } else {
+        printf("  %s = %s  [%s]%s%s\n", path, text ? text : "",
+               qf_layer_name(layer), error ? "  error: " : "",
+               error ? error : "");
+    }
+    free(text);
+    free(error);
+}
+
+static void show_node(show_out *out, const qf_cnode *node, const char *path,
+                      const char *key, const qf_registry_entry *schema)
+{
+    size_t count = qf_cnode_count(node);
+    int list = qf_cnode_type_of(node) == QF_CNODE_LIST;
+
+    if (count == 0 || is_secret(key, schema)) {
+        print_leaf(out, node, path, is_secret(key, schema));
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const char *child_key = NULL;
+        const qf_cnode *child = qf_cnode_at(node, i, &child_key);
+        char *child_path = NULL;
+        int len = list ? asprintf(&child_path, "%s[%zu]", path, i)
+                       : asprintf(&child_path, "%s.%s", path, child_key);
+
+        if (len < 0)
+            return;
+        show_node(out, child, child_path, list ? NULL : child_key, schema);
+        free(child_path);
+    }
+}
+
+/* The plugins a plan uses: [0] the provider, then one per chain entry. */
+typedef struct plan_plugins {
+    size_t count;
+    qf_registry_entry *entries;
+    const char **status;
+} plan_plugins;
+
+static int plugins_lookup(const config_ctx *ctx, const qf_role_plan *plan,
+                          plan_plugins *out)
+{
+    out->count = plan->chain_len + 1;
+    out->entries = calloc(out->count, sizeof(*out->entries));
+    out->status = calloc(out->count, sizeof(*out->status));
+    if (out->entries == NULL || out->status == NULL)
+        return -1;
+    out->status[0] =
+        plugin_status(ctx, plan->provider_plugin, &out->entries[0]);
+    for (size_t i = 0; i < plan->chain_len; i++)
+        out->status[i + 1] =
+            plugin_status(ctx, plan->chain[i].plugin_id, &out->entries[i + 1]);
+    return 0;
+}
+
+static void plugins_clear(plan_plugins *plugins)
+{
+    for (size_t i = 0; plugins->entries != NULL && i < plugins->count; i++)
+        qf_registry_entry_clear(&plugins->entries[i]);
+    free(plugins->entries);
+    free(plugins->status);
+}
+
+/* Walk the effective view; settings under provider and chain items are
+ * redacted with their plugin's option schema too. */
+static void show_effective(show_out *out, const qf_role_plan *plan,
+                           const plan_plugins *plugins)
+{
+    const qf_cnode *view = plan->effective;
+
+    for (size_t i = 0; i < qf_cnode_count(view); i++) {
+        const char *key = NULL;
+        const qf_cnode *node = qf_cnode_at(view, i, &key);
+        int is_chain = strcmp(key, "chain") == 0;
+
+        if (strcmp(key, "provider") != 0 && !is_chain) {
+            show_node(out, node, key, key, NULL);
+            continue;
+        }
+        for (size_t j = 0; j < qf_cnode_count(node); j++) {
+            const char *sub = NULL;
+            const qf_cnode *child = qf_cnode_at(node, j, &sub);
+            char path[64];
+
+            if (!is_chain) {
+                snprintf(path, sizeof(path), "provider.%s", sub);
+                show_node(out, child, path, sub,
+                          strcmp(sub, "settings") == 0 ? &plugins->entries[0]
+                                                       : NULL);
+                continue;
+            }
+            snprintf(path, sizeof(path), "chain[%zu]", j);
+            show_node(out, child, path, NULL, &plugins->entries[j + 1]);
+        }
+    }
+}
+
+static void print_role_header(const qf_role_plan *plan,
+                              const plan_plugins *plugins)
+{
+    printf("role: %s\n", plan->role);
+    printf("kind: %s\n", plan->kind == QF_REQUEST_IMAGE ? "image" : "text");
+    printf("provider: %s (plugin %s, %s)\n", plan->provider_name,
+           plan->provider_plugin, plugins->status[0]);
+    printf("model: %s\n", plan->model != NULL ? plan->model : "(not set)");
+    printf("chain:");
+    for (size_t i = 0; i < plan->chain_len; i++)
+        printf(" %s (%s) ->", plan->chain[i].name, plugins->status[i + 1]);
+    printf(" %s\n", plan->provider_name);
+    printf("effective configuration [layer, file:line:column]:\n");
+}
+
+static cJSON *role_json(const qf_role_plan *plan, const plan_plugins *plugins)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *chain = cJSON_AddArrayToObject(root, "chain");
+
+    cJSON_AddStringToObject(root, "role", plan->role);
+    cJSON_AddStringToObject(root, "kind",
+                            plan->kind == QF_REQUEST_IMAGE ? "image" : "text");
+    cJSON_AddStringToObject(root, "provider", plan->provider_name);
+    cJSON_AddStringToObject(root, "plugin", plan->provider_plugin);
+    cJSON_AddStringToObject(root, "plugin_status", plugins->status[0]);
+    if (plan->model != NULL)
+        cJSON_AddStringToObject(root, "model", plan->model);
+    else
+        cJSON_AddNullToObject(root, "model");
+    for (size_t i = 0; i < plan->chain_len; i++) {
+        cJSON *entry = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(entry, "name", plan->chain[i].name);
+        cJSON_AddStringToObject(entry, "plugin", plan->chain[i].plugin_id);
+        cJSON_AddStringToObject(entry, "plugin_status", plugins->status[i + 1]);
+        cJSON_AddItemToArray(chain, entry);
+    }
+    return root;
+}
+
+static int show_role(const qf_cli *cli, config_ctx *ctx, const char *role)
+{
+    qf_role_plan *plan = NULL;
+    plan_plugins plugins = {0};
+    show_out out = {.cli = cli};
+    cJSON *root = NULL;
+    qf_error err;
+
+    qf_error_init(&err);
+    if (qf_config_resolve_role(ctx->cfg, role, NULL, &plan, &err) != QF_OK)
+        return qf_cli_fail(cli, &err);
+    if (plugins_lookup(ctx, plan, &plugins) != 0) {
+        plugins_clear(&plugins);
+        qf_role_plan_free(plan);
+        qf_error_set(&err, QF_ERR_NOMEM, "out of memory");
+        return qf_cli_fail(cli, &err);
+    }
+
+    if (cli->json) {
+        root = role_json(plan, &plugins);
+        out.values = cJSON_AddArrayToObject(root, "values");
+    } else {
+        print_role_header(plan, &plugins);
+    }
+    show_effective(&out, plan, &plugins);
+    if (root != NULL)
+        qf_cli_print_json(root);
+    plugins_clear(&plugins);
+    qf_role_plan_free(plan);
+    return QF_EXIT_OK;
+}
+
+/* --- show (every role) ------------------------------------------------- */
+
+/* True for an image role that `roles:` does not list while the file has no
+ * providers.image: such a role is unused, not misconfigured. */
+static int role_unused(const config_ctx *ctx, const char *role)
+{
+    const qf_cnode *root = qf_config_root(ctx->cfg);
+    char path[256];
+
+    if (qf_role_kind(role) != QF_REQUEST_IMAGE ||
+        qf_cnode_path(root, "providers.image") != NULL)
+        return 0;
+    snprintf(path, sizeof(path), "roles.%s", role);
+    return qf_cnode_path(root, path) == NULL;
+}
+
+static void list_row(const qf_cli *cli, cJSON *rows, const char *role,
+                     const qf_role_plan *plan, const char *status,
+                     const char *error)
+{
+    if (cli->json) {
+        cJSON *row = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(row, "role", role);
+        if (plan != NULL) {
+            cJSON_AddStringToObject(row, "provider", plan->provider_name);
+            cJSON_AddStringToObject(row, "plugin", plan->provider_plugin);
+            cJSON_AddStringToObject(row, "plugin_status", status);
+            if (plan->model != NULL)
+                cJSON_AddStringToObject(row, "model", plan->model);
+            else
+                cJSON_AddNullToObject(row, "model");
+        } else {
+            cJSON_AddStringToObject(row, "error", error);
+        }
+        cJSON_AddItemToArray(rows, row);
+    } else if (plan != NULL) {
+        printf("%-16s %-12s %-24s %s\n", role, plan->provider_name,
+               plan->provider_plugin, plan->model ? plan->model : "-");
+        if (strcmp(status, "installed") != 0)
+            printf("%-16s   plugin %s is %s\n", "", plan->provider_plugin,
+                   status);
+    } else {
+        printf("%-16s error: %s\n", role, error);
+    }
+}
+
+static int show_all(const qf_cli *cli, config_ctx *ctx)
+{
+    char **roles = NULL;
+    cJSON *root = NULL, *rows = NULL;
+    qf_error err;
+    int failed = 0;
+
+    qf_error_init(&err);
+    if (qf_config_role_names(ctx->cfg, &roles, &err) != QF_OK)
+        return qf_cli_fail(cli, &err);
+    if (cli->json) {
+        root = cJSON_CreateObject();
+        rows = cJSON_AddArrayToObject(root, "roles");
+    } else {
+        printf("%-16s %-12s %-24s %s\n", "ROLE", "PROVIDER", "PLUGIN", "MODEL");
+    }
+    for (size_t i = 0; roles[i] != NULL; i++) {
+        qf_role_plan *plan = NULL;
+        qf_registry_entry entry;
+        const char *status = NULL;
+
+        qf_error_init(&err);
+        if (role_unused(ctx, roles[i])) {
+            if (!cli->json)
+                printf("%-16s (unused: no providers.image section)\n",
+                       roles[i]);
+            continue;
+        }
+        if (qf_config_resolve_role(ctx->cfg, roles[i], NULL, &plan, &err) ==
+            QF_OK)
+            status = plugin_status(ctx, plan->provider_plugin, &entry);
+        else
+            failed++;
+        list_row(cli, rows, roles[i], plan, status, err.message);
+        if (plan != NULL)
+            qf_registry_entry_clear(&entry);
+        qf_role_plan_free(plan);
+    }
+    if (root != NULL)
+        qf_cli_print_json(root);
+    qf_config_strings_free(roles);
+    return failed ? QF_EXIT_USAGE : QF_EXIT_OK;
+}
+
+/* --- check -------------------------------------------------------------- */
+
+/* Distinct problem messages, each with the roles it affects. */
+typedef struct problems {
+    size_t count;
+    char **messages;
+    char **roles; /* "plotwright, scene_smith" */
+} problems;
+
+static void problem_add(problems *list, const char *role, const char *message)
+{
+    char **messages, **roles, *joined = NULL;
+
+    for (size_t i = 0; i < list->count; i++) {
+        if (strcmp(list->messages[i], message) != 0)
+            continue;
+        if (role != NULL &&
+            asprintf(&joined, "%s, %s", list->roles[i], role) >= 0) {
+            free(list->roles[i]);
+            list->roles[i] = joined;
+        }
+        return;
+    }
+    messages = realloc(list->messages, (list->count + 1) * sizeof(*messages));
+    if (messages != NULL)
+        list->messages = messages;
+    roles = realloc(list->roles, (list->count + 1) * sizeof(*roles));
+    if (roles != NULL)
+        list->roles = roles;
+    if (messages == NULL || roles == NULL)
+        return;
+    list->messages[list->count] = strdup(message);
+    list->roles[list->count] = strdup(role != NULL ? role : "");
+    list->count++;
+}
+
+static void problems_free(problems *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->messages[i]);
+        free(list->roles[i]);
+    }
+    free(list->messages);
+    free(list->roles);
+}
+
+/* "a, b, c" of the plugin search folders, for messages. */
+static void join_dirs(char *const *dirs, char *out, size_t size)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; dirs != NULL && dirs[i] != NULL && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "",
+                                 dirs[i]);
+}
+
+static void check_plugin(const config_ctx *ctx, problems *list,
+                         const char *role, const char *id,
+                         const qf_cnode *where)
+{
+    qf_registry_entry entry;
+    const char *status = plugin_status(ctx, id, &entry);
+    char dirs[1024], message[4096], place[512];
+
+    if (qf_cnode_line(where) > 0)
+        snprintf(place, sizeof(place), "%s:%d:%d: %s", qf_cnode_file(where),
+                 qf_cnode_line(where), qf_cnode_column(where),
+                 qf_cnode_key_path(where));
+    else
+        snprintf(place, sizeof(place), "%s: roles.%s", qf_cnode_file(where),
+                 role);
+
+    if (strcmp(status, "missing") == 0) {
+        join_dirs(ctx->dirs, dirs, sizeof(dirs));
+        snprintf(message, sizeof(message),
+                 "%s: plugin \"%s\" is not installed in any plugin folder "
+                 "(%s); build or install it, or add its folder to plugin_dirs",
+                 place, id, dirs);
+        problem_add(list, role, message);
+    } else if (strcmp(status, "installed") != 0 &&
+               strcmp(status, "unknown") != 0) {
+        snprintf(message, sizeof(message),
+                 "plugin \"%s\" (%s) is %s: %s; rebuild it against this SDK "
+                 "or remove it",
+                 id, entry.path ? entry.path : "?", status,
+                 entry.error ? entry.error : "no details recorded");
+        problem_add(list, role, message);
+    }
+    qf_registry_entry_clear(&entry);
+}
+
+/* Resolve one role, expand every value it uses and check its plugins. */
+static void check_role(const config_ctx *ctx, problems *list, const char *role)
+{
+    qf_role_plan *plan = NULL;
+    char *json = NULL;
+    qf_error err;
+
+    qf_error_init(&err);
+    if (qf_config_resolve_role(ctx->cfg, role, NULL, &plan, &err) != QF_OK) {
+        problem_add(list, role, err.message);
+        return;
+    }
+    if (qf_cnode_to_json(plan->effective, &json, &err) != QF_OK)
+        problem_add(list, role, err.message);
+    free(json);
+
+    check_plugin(ctx, list, role, plan->provider_plugin,
+                 qf_cnode_path(plan->effective, "provider.plugin"));
+    for (size_t i = 0; i < plan->chain_len; i++)
+        check_plugin(ctx, list, role, plan->chain[i].plugin_id,
+                     plan->chain[i].settings);
+    qf_role_plan_free(plan);
+}
+
+/* The file-wide values: state_dir and plugin_dirs. */
+static void check_places(const config_ctx *ctx, problems *list)
+{
+    char *state = NULL;
+    char **dirs = NULL;
+    qf_error err;
+
+    qf_error_init(&err);
+    if (qf_config_state_dir(ctx->cfg, &state, &err) != QF_OK)
+        problem_add(list, NULL, err.message);
+    free(state);
+    qf_error_init(&err);
+    if (qf_config_plugin_dirs(ctx->cfg, &dirs, &err) != QF_OK)
+        problem_add(list, NULL, err.message);
+    qf_config_strings_free(dirs);
+    if (ctx->reg == NULL)
+        problem_add(list, NULL, ctx->registry_error);
+}
+
+static void print_problems(const qf_cli *cli, const problems *list,
+                           size_t roles)
+{
+    cJSON *root, *errors;
+
+    if (!cli->json) {
+        for (size_t i = 0; i < list->count; i++) {
+            if (list->roles[i][0] != '\0')
+                printf("error: %s (roles: %s)\n", list->messages[i],
+                       list->roles[i]);
+            else
+                printf("error: %s\n", list->messages[i]);
+        }
+        printf("%zu roles checked, %zu %s\n", roles, list->count,
+               list->count == 1 ? "error" : "errors");
+        return;
+    }
+    root = cJSON_CreateObject();
+    cJSON_AddBoolToObject(root, "ok", list->count == 0);
+    cJSON_AddNumberToObject(root, "roles_checked", (double)roles);
+    errors = cJSON_AddArrayToObject(root, "errors");
+    for (size_t i = 0; i < list->count; i++) {
+        cJSON *item = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(item, "message", list->messages[i]);
+        cJSON_AddStringToObject(item, "roles", list->roles[i]);
+        cJSON_AddItemToArray(errors, item);
+    }
+    qf_cli_print_json(root);
+}
+
+static int check_all(const qf_cli *cli, config_ctx *ctx)
+{
+    problems list = {0};
+    char **roles = NULL;
+    size_t count = 0;
+    qf_error err;
+    int code;
+
+    qf_error_init(&err);
+    if (qf_config_role_names(ctx->cfg, &roles, &err) != QF_OK)
+        return qf_cli_fail(cli, &err);
+    check_places(ctx, &list);
+    for (size_t i = 0; roles[i] != NULL; i++) {
+        if (role_unused(ctx, roles[i]))
+            continue;
+        check_role(ctx, &list, roles[i]);
+        count++;
+    }
+    print_problems(cli, &list, count);
+    code = list.count > 0 ? QF_EXIT_USAGE : QF_EXIT_OK;
+    problems_free(&list);
+    qf_config_strings_free(roles);
+    return code;
+}
+
+/* --- Entry ------------------------------------------------------------- */
+
+int qf_cmd_config(qf_cli *cli, int argc, char **argv)
+{
+    config_ctx ctx;
+    const char *role = NULL;
+    int show, code;
+
+    if (qf_cli_wants_help(argc, argv)) {
+        print_help();
+        return QF_EXIT_OK;
+    }
+    argc = qf_cli_take_json_flag(cli, argc, argv);
+    if (argc < 2)
+        return qf_cli_usage_error("config: missing subcommand; expected show "
+                                  "or check");
+    show = strcmp(argv[1], "show") == 0;
+    if (!show && strcmp(argv[1], "check") != 0)
+        return qf_cli_usage_error("config: unknown subcommand '%s'; expected "
+                                  "show or check",
+                                  argv[1]);
+    for (int i = 2; i < argc; i++) {
+        if (show && strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+            role = argv[++i];
+        else if (show && strncmp(argv[i], "--role=", 7) == 0)
+            role = argv[i] + 7;
+        else
+            return qf_cli_usage_error("config %s: unexpected argument '%s'; "
+                                      "run 'qf config --help'",
+                                      argv[1], argv[i]);
+    }
+
+    code = ctx_open(cli, &ctx);
+    if (code != QF_EXIT_OK)
+        return code;
+    if (!show)
+        code = check_all(cli, &ctx);
+    else if (role != NULL)
+        code = show_role(cli, &ctx, role);
+    else
+        code = show_all(cli, &ctx);
+    ctx_close(&ctx);
+    return code;
+}
