@@ -1,0 +1,219 @@
+/*
+ * test_config_cli.c - `qf config show` and `qf config check` run through
+ * the built qf binary on the fixtures.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static char *state_dir;
+
+static void setup(void)
+{
+    state_dir = qf_test_tmpdir("config-cli");
+}
+
+static void teardown(void)
+{
+    qf_test_rmtree(state_dir);
+    free(state_dir);
+}
+
+/* Run `qf --config FILE ARGS...` with OPENAI_API_KEY set or unset. */
+static void run_qf(const char *config, const char *const *args, int with_key,
+                   qf_test_run *run)
+{
+    char *qf = qf_test_build_path("bin/qf");
+    char state_env[4096];
+    char *argv[16];
+    char *env[3];
+    int argc = 0;
+
+    snprintf(state_env, sizeof(state_env), "QF_STATE_DIR=%s", state_dir);
+    env[0] = state_env;
+    env[1] = with_key ? "OPENAI_API_KEY=sk-cli-secret-123" : NULL;
+    env[2] = NULL;
+    argv[argc++] = qf;
+    argv[argc++] = "--config";
+    argv[argc++] = (char *)config;
+    for (; *args != NULL && argc < 15; args++)
+        argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+    ck_assert_int_eq(qf_test_run_argv(argv, env, NULL, 30, run), 0);
+    free(qf);
+}
+
+/* True when `text` contains `line` as a whole line. */
+static int has_line(const char *text, const char *line)
+{
+    size_t len = strlen(line);
+
+    for (const char *at = strstr(text, line); at != NULL;
+         at = strstr(at + 1, line)) {
+        if ((at == text || at[-1] == '\n') &&
+            (at[len] == '\n' || at[len] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
+static void assert_line(const char *text, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void assert_line(const char *text, const char *format, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, format);
+    vsnprintf(line, sizeof(line), format, ap);
+    va_end(ap);
+    ck_assert_msg(has_line(text, line), "missing line \"%s\" in:\n%s", line,
+                  text);
+}
+
+START_TEST(show_role_plotwright)
+{
+    static const char *const args[] = {"config", "show", "--role", "plotwright",
+                                       NULL};
+    const char *seed = QF_CONFIG_FIXTURES "/seed.yml";
+    qf_test_run run;
+
+    run_qf(seed, args, 1, &run);
+    ck_assert_msg(run.exit_code == 0, "exit %d: %s", run.exit_code, run.err);
+    assert_line(run.out, "role: plotwright");
+    assert_line(run.out, "model: gpt-3.5-turbo");
+    assert_line(run.out, "  model = gpt-3.5-turbo  [role, %s:25:12]", seed);
+    assert_line(run.out, "  provider.name = openai  [role, %s:24:15]", seed);
+    assert_line(run.out,
+                "  provider.settings.api_key = ***  [provider, %s:8:16]", seed);
+    assert_line(run.out, "  provider.settings.timeout.total_seconds = 120  "
+                         "[default]");
+    assert_line(run.out, "  chain[0].name = cache@openai  [provider, %s:11:9]",
+                seed);
+    assert_line(run.out,
+                "  chain[0].settings.ttl_seconds = 3600  [provider, "
+                "%s:12:22]",
+                seed);
+    assert_line(run.out,
+                "  chain[1].settings.scope = provider  [provider, "
+                "%s:14:9]",
+                seed);
+    assert_line(run.out,
+                "  chain[1].settings.cost_per_day = 10.0  [provider, "
+                "%s:16:23]",
+                seed);
+    ck_assert_ptr_null(strstr(run.out, "sk-cli-secret-123"));
+    ck_assert_ptr_null(strstr(run.err, "sk-cli-secret-123"));
+    qf_test_run_free(&run);
+}
+END_TEST
+
+START_TEST(show_json_redacts_secret)
+{
+    static const char *const args[] = {"--json", "config",      "show",
+                                       "--role", "scene_smith", NULL};
+    qf_test_run run;
+
+    run_qf(QF_CONFIG_FIXTURES "/seed.yml", args + 1, 1, &run);
+    qf_test_run_free(&run);
+    run_qf(QF_CONFIG_FIXTURES "/seed.yml", args, 1, &run);
+    ck_assert_int_eq(run.exit_code, 0);
+    ck_assert_ptr_nonnull(strstr(run.out, "{\"path\":\"provider.settings."
+                                          "api_key\",\"value\":\"***\","
+                                          "\"layer\":\"provider\""));
+    ck_assert_ptr_nonnull(strstr(run.out, "\"model\":\"gpt-4o\""));
+    ck_assert_ptr_null(strstr(run.out, "sk-cli-secret-123"));
+    qf_test_run_free(&run);
+}
+END_TEST
+
+START_TEST(show_missing_plugin)
+{
+    static const char *const args[] = {"config", "show", "--role", "plotwright",
+                                       NULL};
+    qf_test_run run;
+
+    run_qf(QF_CONFIG_FIXTURES "/missing_plugin.yml", args, 0, &run);
+    ck_assert_msg(run.exit_code == 0, "exit %d: %s", run.exit_code, run.err);
+    ck_assert_msg(has_line(run.out, "provider: local (plugin "
+                                    "qf_test_no_such_plugin, missing)"),
+                  "%s", run.out);
+    qf_test_run_free(&run);
+}
+END_TEST
+
+START_TEST(check_reports_errors)
+{
+    static const char *const args[] = {"config", "check", NULL};
+    const char *seed = QF_CONFIG_FIXTURES "/seed.yml";
+    char expected[1024];
+    qf_test_run run;
+
+    run_qf(seed, args, 0, &run);
+    ck_assert_int_eq(run.exit_code, 2);
+    snprintf(expected, sizeof(expected),
+             "error: %s:8:16: providers.text.openai.api_key: environment "
+             "variable OPENAI_API_KEY is not set; set it or write "
+             "${OPENAI_API_KEY:-default} (roles: audio_director, "
+             "audio_producer, book_binder, codex_curator, gatekeeper, "
+             "lore_weaver, player_narrator, plotwright, researcher, "
+             "scene_smith, showrunner, style_lead, translator)",
+             seed);
+    ck_assert_msg(has_line(run.out, expected), "%s", run.out);
+    qf_test_run_free(&run);
+
+    run_qf(QF_CONFIG_FIXTURES "/missing_plugin.yml", args, 0, &run);
+    ck_assert_int_eq(run.exit_code, 2);
+    snprintf(expected, sizeof(expected),
+             "%s:6:15: providers.text.local.plugin: plugin "
+             "\"qf_test_no_such_plugin\" is not installed in any plugin folder",
+             QF_CONFIG_FIXTURES "/missing_plugin.yml");
+    ck_assert_msg(strstr(run.out, expected) != NULL, "%s", run.out);
+    qf_test_run_free(&run);
+}
+END_TEST
+
+START_TEST(config_usage_errors)
+{
+    static const char *const unknown[] = {"config", "frob", NULL};
+    static const char *const extra[] = {"config", "check", "--role", "x", NULL};
+    qf_test_run run;
+
+    run_qf(QF_CONFIG_FIXTURES "/seed.yml", unknown, 0, &run);
+    ck_assert_int_eq(run.exit_code, 2);
+    ck_assert_str_eq(run.err, "qf: config: unknown subcommand 'frob'; "
+                              "expected show or check\n");
+    qf_test_run_free(&run);
+    run_qf(QF_CONFIG_FIXTURES "/seed.yml", extra, 0, &run);
+    ck_assert_int_eq(run.exit_code, 2);
+    ck_assert_str_eq(run.err, "qf: config check: unexpected argument "
+                              "'--role'; run 'qf config --help'\n");
+    qf_test_run_free(&run);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("config_cli");
+    TCase *tc = tcase_create("qf config");
+    SRunner *runner;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, show_role_plotwright);
+    tcase_add_test(tc, show_json_redacts_secret);
+    tcase_add_test(tc, show_missing_plugin);
+    tcase_add_test(tc, check_reports_errors);
+    tcase_add_test(tc, config_usage_errors);
+    suite_add_tcase(suite, tc);
+    runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
