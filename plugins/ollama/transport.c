@@ -251,10 +251,14 @@ static qf_status fail_transfer(ollama_call *call, CURLcode code)
         return host->error_set(call->err, QF_ERR_TIMEOUT,
                                "ollama: request to %s timed out (timeout.connect_seconds %ld, timeout.total_seconds %ld); raise the timeout or use a smaller model",
                                call->url, inst->connect_timeout_s, inst->total_timeout_s);
-    if (call->received > 0)
+    if (call->received > 0 && call->stream)
         return host->error_set(call->err, QF_ERR_STREAM_CUT,
                                "ollama: upstream stream was cut before its end (%s)",
                                curl_easy_strerror(code));
+    if (call->received > 0)
+        return host->error_set(call->err, QF_ERR_STREAM_CUT,
+                               "ollama: the reply from %s was cut before its end (%s); send the request again",
+                               call->url, curl_easy_strerror(code));
     if (is_connect_failure(code))
         return host->error_set(call->err, QF_ERR_CONNECT,
                                "ollama: cannot connect to %s (%s); is Ollama running at %s? start it with `ollama serve` or set base_url",

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -651,6 +652,90 @@ START_TEST(max_attempts_one_no_retry)
 }
 END_TEST
 
+START_TEST(retry_429_ms_header)
+{
+    open_runtime(w.sim.base_url,
+                 "      headers:\n"
+                 "        X-QF-Sim-Fault: 429-ms\n"
+                 "        X-QF-Sim-Fault-Times: 1\n"
+                 "        X-QF-Sim-Retry-After: 1500\n");
+    ck_assert_int_eq(run(0), QF_OK);
+    ck_assert_int_eq(sim_request_count(), 2);
+    ck_assert_int_eq(w.clock.sleep_count, 1);
+    ck_assert_int_eq(w.clock.sleeps[0], 1500);
+}
+END_TEST
+
+START_TEST(retry_429_http_date)
+{
+    /* The date is computed by qf-sim from the real clock, so the fake
+     * clock starts at real time here. HTTP dates have whole seconds. */
+    w.clock.now_ms = (int64_t)time(NULL) * 1000;
+    open_runtime(w.sim.base_url,
+                 "      headers:\n"
+                 "        X-QF-Sim-Fault: 429-date\n"
+                 "        X-QF-Sim-Fault-Times: 1\n"
+                 "        X-QF-Sim-Retry-After: 4\n");
+    ck_assert_int_eq(run(0), QF_OK);
+    ck_assert_int_eq(sim_request_count(), 2);
+    ck_assert_int_eq(w.clock.sleep_count, 1);
+    ck_assert_int_ge(w.clock.sleeps[0], 2000);
+    ck_assert_int_le(w.clock.sleeps[0], 5000);
+}
+END_TEST
+
+START_TEST(malformed_body)
+{
+    open_runtime(w.sim.base_url, "      headers: {X-QF-Sim-Fault: malformed}\n");
+    ck_assert_int_eq(run(0), QF_ERR_PROTOCOL);
+    check_message_has("is not a JSON object");
+    ck_assert_int_eq(sim_request_count(), 1);
+}
+END_TEST
+
+START_TEST(malformed_stream)
+{
+    open_runtime(w.sim.base_url, "      headers: {X-QF-Sim-Fault: malformed}\n");
+    ck_assert_int_eq(run(1), QF_ERR_PROTOCOL);
+    check_message_has("ollama: invalid stream from upstream: line ");
+    ck_assert_int_eq(sim_request_count(), 1);
+}
+END_TEST
+
+START_TEST(non_stream_cut)
+{
+    open_runtime(w.sim.base_url, "      headers: {X-QF-Sim-Fault: cut}\n");
+    ck_assert_int_eq(run(0), QF_ERR_STREAM_CUT);
+    check_message_has("/api/chat was cut before its end");
+    ck_assert_int_eq(sim_request_count(), 1);
+    ck_assert_int_eq(w.clock.sleep_count, 0);
+}
+END_TEST
+
+START_TEST(total_timeout)
+{
+    open_runtime(w.sim.base_url,
+                 "      timeout: {total_seconds: 1}\n"
+                 "      headers: {X-QF-Sim-Fault: delay, X-QF-Sim-Delay-Ms: 3000}\n");
+    ck_assert_int_eq(run(0), QF_ERR_TIMEOUT);
+    check_message_has("timed out");
+    ck_assert_int_eq(w.clock.sleep_count, 0);
+}
+END_TEST
+
+START_TEST(bad_endpoint_setting)
+{
+    qf_request *req = NULL;
+
+    open_runtime(w.sim.base_url, "      endpoint: completions\n");
+    ck_assert_int_eq(qf_request_create(w.rt, "plotwright", NULL, &req, &w.err),
+                     QF_ERR_CONFIG);
+    check_message_has("ollama: endpoint is \"completions\"; expected chat or generate");
+    ck_assert_int_eq(sim_request_count(), 0);
+    qf_request_free(req);
+}
+END_TEST
+
 /* A loopback port with nothing listening: bind, read the port, close. */
 static int closed_port(void)
 {
@@ -720,6 +805,13 @@ static Suite *ollama_suite(void)
     tcase_add_test(errors, error_500_keeps_message);
     tcase_add_test(errors, max_attempts_one_no_retry);
     tcase_add_test(errors, connection_refused);
+    tcase_add_test(errors, retry_429_ms_header);
+    tcase_add_test(errors, retry_429_http_date);
+    tcase_add_test(errors, malformed_body);
+    tcase_add_test(errors, malformed_stream);
+    tcase_add_test(errors, non_stream_cut);
+    tcase_add_test(errors, total_timeout);
+    tcase_add_test(errors, bad_endpoint_setting);
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         tcase_add_checked_fixture(all[i], setup, teardown);
         tcase_set_timeout(all[i], 60);
