@@ -160,6 +160,7 @@ static enum MHD_Result stream_chat(struct sim_request *req,
     return sim_stream_respond(req, &plan);
 }
 
+/* NOTE: "n" is ignored, so every completion has exactly one choice. */
 enum MHD_Result sim_openai_chat(struct sim_request *req)
 {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(req->json, "model");
