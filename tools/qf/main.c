@@ -13,6 +13,8 @@ static const qf_command commands[] = {
     {"plugins", qf_cmd_plugins, "scan, list and inspect plugins"},
     {"config", qf_cmd_config, "show and check the configuration"},
     {"cache", qf_cmd_cache, "show cache statistics, prune and clear"},
+    {"cost", qf_cmd_cost, "report spending from the cost ledger"},
+    {"limits", qf_cmd_limits, "show rate limits and budgets with their use"},
 };
 
 static void print_usage(FILE *out)

@@ -31,6 +31,8 @@ int qf_cmd_run(qf_cli *cli, int argc, char **argv);
 int qf_cmd_plugins(qf_cli *cli, int argc, char **argv);
 int qf_cmd_config(qf_cli *cli, int argc, char **argv);
 int qf_cmd_cache(qf_cli *cli, int argc, char **argv);
+int qf_cmd_cost(qf_cli *cli, int argc, char **argv);
+int qf_cmd_limits(qf_cli *cli, int argc, char **argv);
 
 /* Exit codes. */
 enum {
