@@ -38,7 +38,7 @@ static qf_status copy_db(sqlite3 *dst, sqlite3 *src, const char *what,
 /* Create a new, empty backup file whose name no other backup has. */
 static qf_status reserve_name(qf_state *st, char **out, qf_error *err)
 {
-    char dir[4096], stamp[QF_STATE_TIME_MAX], compact[32], path[4200];
+    char dir[4096], stamp[48], compact[32], path[4200];
     int64_t ms = qf_state_now_ms(st);
     time_t seconds = (time_t)(ms / 1000);
     struct tm tm;

@@ -8,7 +8,7 @@
 #include "state.h"
 
 #define QF_STATE_VERSION_MAX 32
-#define QF_STATE_TIME_MAX 32
+#define QF_STATE_TIME_MAX 80
 
 struct qf_state {
     sqlite3 *db;
