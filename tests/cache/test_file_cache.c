@@ -186,6 +186,7 @@ START_TEST(prune_removes_expired_only)
     cache_test_backend b = open_default();
     char key[65];
     int64_t removed = -1;
+    char *path;
     qf_error err;
     qf_cache_stats s;
 
@@ -204,7 +205,9 @@ START_TEST(prune_removes_expired_only)
     ck_assert_int_eq(s.entries, 1);
     ck_assert_int_eq(s.expirations, 3);
     cache_test_key(10, key);
-    ck_assert(!exists(cache_test_entry_path(cache_dir, key)));
+    path = cache_test_entry_path(cache_dir, key);
+    ck_assert(!exists(path));
+    free(path);
 
     ck_assert_int_eq(b.vt->prune(b.inst, &removed, &err), QF_OK);
     ck_assert_int_eq(removed, 0);
@@ -499,15 +502,25 @@ static void *mp_thread(void *arg)
     return NULL;
 }
 
-/* One child process: its own runtime, MP_THREADS threads. */
-static int mp_child(int proc)
+/* One child process: its own runtime, MP_THREADS threads. The children
+ * open their runtimes one after another (a token passed through `order`)
+ * and then all write at once. */
+static int mp_child(int proc, int order[2], int go[2])
 {
-    qf_runtime *child_rt = cache_test_runtime(tmp, NULL, 1, 0);
+    qf_runtime *child_rt;
     const char *settings[] = {dir_setting, NULL};
-    cache_test_backend b = cache_test_backend_open(child_rt, settings);
+    cache_test_backend b;
     mp_worker workers[MP_THREADS];
     pthread_t threads[MP_THREADS];
     int failures = 0;
+    char token;
+
+    if (read(order[0], &token, 1) != 1)
+        return 2;
+    child_rt = cache_test_runtime(tmp, NULL, 1, 0);
+    b = cache_test_backend_open(child_rt, settings);
+    if (write(order[1], &token, 1) != 1 || read(go[0], &token, 1) != 1)
+        return 2;
 
     for (int t = 0; t < MP_THREADS; t++) {
         workers[t] = (mp_worker){b, proc * MP_THREADS + t, 0};
@@ -529,14 +542,25 @@ START_TEST(many_processes_one_folder)
     int64_t file_bytes = 0;
     qf_cache_stats s;
 
+    int order[2];
+    int go[2];
+    char token = 't';
+
     qf_runtime_close(rt);
     rt = NULL;
+    ck_assert_int_eq(pipe(order), 0);
+    ck_assert_int_eq(pipe(go), 0);
     for (int p = 0; p < MP_PROCESSES; p++) {
         pids[p] = fork();
         ck_assert_int_ge(pids[p], 0);
         if (pids[p] == 0)
-            _exit(mp_child(p));
+            _exit(mp_child(p, order, go));
     }
+
+    /* One token: each child opens, passes it on; then release them all. */
+    ck_assert_int_eq(write(order[1], &token, 1), 1);
+    for (int p = 0; p < MP_PROCESSES; p++)
+        ck_assert_int_eq(write(go[1], &token, 1), 1);
     for (int p = 0; p < MP_PROCESSES; p++) {
         int status = 0;
 
