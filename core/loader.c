@@ -30,10 +30,10 @@
 #define V1_END(type, last) (offsetof(type, last) + sizeof(((type *)0)->last))
 
 #define DESCRIPTOR_V1_SIZE V1_END(qf_plugin_descriptor, get_interface)
-#define PROVIDER_V1_SIZE V1_END(qf_provider_vtable, generate_image)
+#define PROVIDER_V1_SIZE   V1_END(qf_provider_vtable, generate_image)
 #define MIDDLEWARE_V1_SIZE V1_END(qf_middleware_vtable, on_complete)
-#define CACHE_V1_SIZE V1_END(qf_cache_backend_vtable, stats)
-#define OPTION_V1_SIZE V1_END(qf_option_spec, description)
+#define CACHE_V1_SIZE      V1_END(qf_cache_backend_vtable, stats)
+#define OPTION_V1_SIZE     V1_END(qf_option_spec, description)
 
 /* --- Handshake ------------------------------------------------------ */
 
@@ -47,8 +47,8 @@ static const char *kind_name(qf_plugin_kind kind)
     return NULL;
 }
 
-static qf_status check_versions(const qf_plugin_descriptor *d,
-                                const char *path, qf_error *err)
+static qf_status check_versions(const qf_plugin_descriptor *d, const char *path,
+                                qf_error *err)
 {
     const uint32_t host_tag = QF_BUILD_TAG;
 
@@ -64,15 +64,15 @@ static qf_status check_versions(const qf_plugin_descriptor *d,
             err, QF_ERR_ABI,
             "%s: built for plugin ABI %u.%u, this host speaks %d.%d; "
             "rebuild the plugin against SDK %d.x",
-            path, (unsigned)d->abi_major, (unsigned)d->abi_minor,
-            QF_ABI_MAJOR, QF_ABI_MINOR, QF_ABI_MAJOR);
+            path, (unsigned)d->abi_major, (unsigned)d->abi_minor, QF_ABI_MAJOR,
+            QF_ABI_MINOR, QF_ABI_MAJOR);
     if (d->abi_minor > QF_ABI_MINOR)
         return qf_error_set(
             err, QF_ERR_ABI,
             "%s: built for plugin ABI %u.%u, newer than this host's %d.%d; "
             "rebuild the plugin against SDK %d.%d or upgrade the host",
-            path, (unsigned)d->abi_major, (unsigned)d->abi_minor,
-            QF_ABI_MAJOR, QF_ABI_MINOR, QF_ABI_MAJOR, QF_ABI_MINOR);
+            path, (unsigned)d->abi_major, (unsigned)d->abi_minor, QF_ABI_MAJOR,
+            QF_ABI_MINOR, QF_ABI_MAJOR, QF_ABI_MINOR);
     if (d->build_tag != host_tag)
         return qf_error_set(
             err, QF_ERR_ABI,
@@ -100,8 +100,8 @@ static int id_is_valid(const char *id)
     return len > 0;
 }
 
-static qf_status check_identity(const qf_plugin_descriptor *d,
-                                const char *path, qf_error *err)
+static qf_status check_identity(const qf_plugin_descriptor *d, const char *path,
+                                qf_error *err)
 {
     if (d->id == NULL)
         return qf_error_set(err, QF_ERR_ABI,
@@ -247,8 +247,8 @@ static qf_status check_mode(const char *path, const char *what, int want_dir,
     struct stat st;
 
     if (stat(path, &st) != 0)
-        return qf_error_set(err, QF_ERR_IO, "%s: cannot read the %s: %s",
-                            path, what, strerror(errno));
+        return qf_error_set(err, QF_ERR_IO, "%s: cannot read the %s: %s", path,
+                            what, strerror(errno));
     if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
         return qf_error_set(err, QF_ERR_IO,
                             "%s: the plugin %s is not a regular %s; use a "
@@ -476,9 +476,8 @@ qf_status qf_loader_search_dirs(char *const *configured, char ***out,
 
     *out = NULL;
     status = add_env_dirs(&list);
-    for (size_t i = 0; status == QF_OK && configured != NULL &&
-                       configured[i] != NULL;
-         i++)
+    for (size_t i = 0;
+         status == QF_OK && configured != NULL && configured[i] != NULL; i++)
         status = dir_list_add(&list, configured[i], strlen(configured[i]));
     if (status == QF_OK)
         status = add_builtin_dir(&list);

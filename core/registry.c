@@ -25,8 +25,8 @@
 #include "loader.h"
 #include "log.h"
 
-#define BUSY_TIMEOUT_MS 5000
-#define SCHEMA_VERSION "1"
+#define BUSY_TIMEOUT_MS  5000
+#define SCHEMA_VERSION   "1"
 #define MAX_CAPABILITIES 256
 
 struct qf_registry {
@@ -62,8 +62,8 @@ static const char schema_sql[] =
     "  shadowed_by TEXT);"
     "CREATE INDEX IF NOT EXISTS plugins_by_id ON plugins (id);";
 
-#define ENTRY_COLUMNS                                                     \
-    "path, dir, size, mtime, inode, sha256, status, error, id, name, "    \
+#define ENTRY_COLUMNS                                                          \
+    "path, dir, size, mtime, inode, sha256, status, error, id, name, "         \
     "version, kind, abi, capabilities, options, description, shadowed_by"
 
 /* --- Small helpers -------------------------------------------------- */
@@ -158,8 +158,8 @@ qf_status qf_registry_open(const char *db_path, qf_registry **out,
     }
 
     if (sqlite3_open_v2(db_path, &reg->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        NULL) != SQLITE_OK) {
         status = db_fail(reg, err, "opening the registry");
         goto fail;
     }
@@ -337,16 +337,15 @@ static qf_status file_sha256(const char *path, char hex[65], qf_error *err)
 
     if (md == NULL || file == NULL ||
         EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        status = qf_error_set(err, QF_ERR_IO, "%s: cannot read the file: %s",
-                              path, file == NULL ? strerror(errno)
-                                                 : "SHA-256 setup failed");
+        status = qf_error_set(
+            err, QF_ERR_IO, "%s: cannot read the file: %s", path,
+            file == NULL ? strerror(errno) : "SHA-256 setup failed");
         goto out;
     }
     while ((got = fread(buffer, 1, sizeof(buffer), file)) > 0)
         EVP_DigestUpdate(md, buffer, got);
     if (ferror(file) || EVP_DigestFinal_ex(md, digest, &digest_len) != 1) {
-        status = qf_error_set(err, QF_ERR_IO, "%s: cannot read the file",
-                              path);
+        status = qf_error_set(err, QF_ERR_IO, "%s: cannot read the file", path);
         goto out;
     }
     for (unsigned int i = 0; i < digest_len && i < 32; i++)
@@ -560,11 +559,12 @@ static int row_is_current(scan_ctx *ctx, const char *path,
 
     bind_text(ctx->lookup, 1, path);
     if (sqlite3_step(ctx->lookup) == SQLITE_ROW)
-        current = sqlite3_column_int64(ctx->lookup, 0) == (int64_t)st->st_size &&
-                  sqlite3_column_int64(ctx->lookup, 1) ==
-                      (int64_t)st->st_mtim.tv_sec * 1000000000 +
-                          st->st_mtim.tv_nsec &&
-                  sqlite3_column_int64(ctx->lookup, 2) == (int64_t)st->st_ino;
+        current =
+            sqlite3_column_int64(ctx->lookup, 0) == (int64_t)st->st_size &&
+            sqlite3_column_int64(ctx->lookup, 1) ==
+                (int64_t)st->st_mtim.tv_sec * 1000000000 +
+                    st->st_mtim.tv_nsec &&
+            sqlite3_column_int64(ctx->lookup, 2) == (int64_t)st->st_ino;
     sqlite3_reset(ctx->lookup);
     sqlite3_clear_bindings(ctx->lookup);
     return current;
@@ -825,9 +825,9 @@ static qf_status resolve_group(qf_registry *reg, const id_row *rows,
         (*duplicates)++;
     }
     for (size_t i = same_dir; status == QF_OK && i < end; i++)
-        status = mark_row(reg,
-                          "UPDATE plugins SET shadowed_by = ?2 WHERE path = ?1",
-                          rows[i].path, rows[first].path, err);
+        status =
+            mark_row(reg, "UPDATE plugins SET shadowed_by = ?2 WHERE path = ?1",
+                     rows[i].path, rows[first].path, err);
 
     if (*message == NULL)
         *message = text;
@@ -856,8 +856,8 @@ static qf_status resolve_ids(qf_registry *reg, qf_error *err)
         size_t end = first + 1;
         while (end < count && strcmp(rows[end].id, rows[first].id) == 0)
             end++;
-        status = resolve_group(reg, rows, first, end, &duplicates, &message,
-                               err);
+        status =
+            resolve_group(reg, rows, first, end, &duplicates, &message, err);
         first = end;
     }
 
@@ -885,9 +885,9 @@ static qf_status check_host_abi(qf_registry *reg, int *changed, qf_error *err)
                         &stmt, err);
     if (status != QF_OK)
         return status;
-    *changed = !(sqlite3_step(stmt) == SQLITE_ROW &&
-                 strcmp((const char *)sqlite3_column_text(stmt, 0), current) ==
-                     0);
+    *changed =
+        !(sqlite3_step(stmt) == SQLITE_ROW &&
+          strcmp((const char *)sqlite3_column_text(stmt, 0), current) == 0);
     sqlite3_finalize(stmt);
     if (!*changed)
         return QF_OK;

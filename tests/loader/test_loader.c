@@ -20,9 +20,9 @@ static char *broken_path(const char *folder, const char *name)
 {
     char *path = NULL;
 
-    ck_assert_int_ge(asprintf(&path, "%s/broken/%s/%s.so", QF_TEST_PLUGIN_DIR,
-                              folder, name),
-                     0);
+    ck_assert_int_ge(
+        asprintf(&path, "%s/broken/%s/%s.so", QF_TEST_PLUGIN_DIR, folder, name),
+        0);
     return path;
 }
 
@@ -219,9 +219,8 @@ static qf_status fake_complete(void *instance, const qf_request *req,
     return QF_OK;
 }
 
-static qf_status fake_on_request(void *instance, void **state,
-                                 qf_request *req, qf_response *resp,
-                                 qf_error *err)
+static qf_status fake_on_request(void *instance, void **state, qf_request *req,
+                                 qf_response *resp, qf_error *err)
 {
     return QF_OK;
 }
@@ -234,10 +233,10 @@ static qf_plugin_descriptor fake;
 static void reset_fake(void)
 {
     qf_plugin_descriptor d = {0};
-    qf_provider_vtable p = {sizeof(p), fake_create, fake_destroy,
-                            fake_complete, NULL};
-    qf_middleware_vtable m = {sizeof(m), fake_create, fake_destroy,
-                              fake_on_request, NULL, NULL};
+    qf_provider_vtable p = {sizeof(p), fake_create, fake_destroy, fake_complete,
+                            NULL};
+    qf_middleware_vtable m = {sizeof(m),       fake_create, fake_destroy,
+                              fake_on_request, NULL,        NULL};
     qf_option_spec o = {sizeof(o), "model", QF_OPT_STRING, NULL, 0, NULL};
 
     fake_provider = p;
@@ -500,8 +499,8 @@ START_TEST(permissions_reject_missing_file)
     qf_error err;
 
     qf_error_init(&err);
-    ck_assert_int_eq(
-        qf_loader_check_permissions("/nonexistent/qf/x.so", &err), QF_ERR_IO);
+    ck_assert_int_eq(qf_loader_check_permissions("/nonexistent/qf/x.so", &err),
+                     QF_ERR_IO);
     ck_assert_str_eq(err.message, "/nonexistent/qf/x.so: cannot resolve the "
                                   "path: No such file or directory");
 }

@@ -50,9 +50,9 @@ static char *install(const char *dir, const char *folder, const char *name)
 {
     char *from = NULL, *to = NULL;
 
-    ck_assert_int_ge(asprintf(&from, "%s/broken/%s/%s.so", QF_TEST_PLUGIN_DIR,
-                              folder, name),
-                     0);
+    ck_assert_int_ge(
+        asprintf(&from, "%s/broken/%s/%s.so", QF_TEST_PLUGIN_DIR, folder, name),
+        0);
     ck_assert_int_ge(asprintf(&to, "%s/%s.so", dir, name), 0);
     copy_file(from, to, 0755);
     free(from);
@@ -326,8 +326,8 @@ START_TEST(list_reads_registry_alone)
     ck_assert_str_eq(string_of(third, "path"), l.builtin_good);
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(third, "shadowed")));
     ck_assert_str_eq(string_of(third, "shadowed_by"), l.env_good);
-    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(
-        cJSON_GetArrayItem(plugins, 1), "id")));
+    ck_assert(cJSON_IsNull(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(plugins, 1), "id")));
     cJSON_Delete(root);
     qf_test_run_free(&run);
     layout_free(&l);

@@ -87,9 +87,9 @@ static char *install(const char *dir, const char *folder, const char *name,
     size_t len = 0;
     FILE *out;
 
-    ck_assert_int_ge(asprintf(&from, "%s/broken/%s/%s.so", QF_TEST_PLUGIN_DIR,
-                              folder, name),
-                     0);
+    ck_assert_int_ge(
+        asprintf(&from, "%s/broken/%s/%s.so", QF_TEST_PLUGIN_DIR, folder, name),
+        0);
     ck_assert_int_ge(asprintf(&to, "%s/%s.so", dir, name), 0);
     data = qf_test_read_file(from, &len);
     ck_assert_ptr_nonnull(data);
@@ -128,9 +128,8 @@ static void sha256_hex(const char *path, char hex[65])
     unsigned int digest_len = 0;
 
     ck_assert_ptr_nonnull(data);
-    ck_assert_int_eq(EVP_Digest(data, len, digest, &digest_len, EVP_sha256(),
-                                NULL),
-                     1);
+    ck_assert_int_eq(
+        EVP_Digest(data, len, digest, &digest_len, EVP_sha256(), NULL), 1);
     for (unsigned int i = 0; i < digest_len; i++)
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     free(data);
@@ -176,8 +175,7 @@ START_TEST(registry_records_descriptor_fields)
     ck_assert_str_eq(entries[0].path, path);
     ck_assert_str_eq(entries[0].dir, f.a);
     ck_assert_int_eq(entries[0].size, st.st_size);
-    ck_assert_int_eq(entries[0].mtime, (int64_t)st.st_mtim.tv_sec *
-                                               1000000000 +
+    ck_assert_int_eq(entries[0].mtime, (int64_t)st.st_mtim.tv_sec * 1000000000 +
                                            st.st_mtim.tv_nsec);
     ck_assert_int_eq(entries[0].inode, (int64_t)st.st_ino);
     ck_assert_str_eq(entries[0].sha256, hex);
@@ -277,9 +275,10 @@ START_TEST(registry_records_rejected_files)
     fixture_open(&f);
     major = install(f.a, "abi_major", "abi_major", 0755);
     writable = install(f.a, "shadow_first", "good_provider", 0666);
-    text = qf_test_write_file(f.a, "text.so", "not a shared object, just "
-                                              "some text long enough to "
-                                              "pass the header size check\n");
+    text = qf_test_write_file(f.a, "text.so",
+                              "not a shared object, just "
+                              "some text long enough to "
+                              "pass the header size check\n");
     readme = qf_test_write_file(f.a, "README.txt", "not a plugin\n");
     dirs[0] = f.a;
     dirs[1] = NULL;
@@ -381,8 +380,7 @@ START_TEST(registry_rescans_touched_file)
     entries = list(&f, &count);
     ck_assert_uint_eq(count, 1);
     ck_assert_int_eq(entries[0].mtime,
-                     (int64_t)times[1].tv_sec * 1000000000 +
-                         times[1].tv_nsec);
+                     (int64_t)times[1].tv_sec * 1000000000 + times[1].tv_nsec);
     qf_registry_entries_free(entries, count);
     free(path);
     fixture_close(&f);

@@ -115,8 +115,7 @@ static void print_problems(const qf_registry_entry *entries, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         if (strcmp(entries[i].status, "ok") != 0)
-            printf("  %s: %s\n", entries[i].status,
-                   or_dash(entries[i].error));
+            printf("  %s: %s\n", entries[i].status, or_dash(entries[i].error));
     }
 }
 
@@ -267,8 +266,8 @@ static cJSON *list_item_json(const qf_registry_entry *e)
     return item;
 }
 
-static void print_list(const plugins_ctx *ctx,
-                       const qf_registry_entry *entries, size_t count)
+static void print_list(const plugins_ctx *ctx, const qf_registry_entry *entries,
+                       size_t count)
 {
     if (count == 0) {
         printf("No plugin files found in:\n");
@@ -407,16 +406,17 @@ static void print_options(const char *options_text)
     {
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(o, "name"));
         const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(o, "type"));
-        const char *def = cJSON_GetStringValue(cJSON_GetObjectItem(o, "default"));
+        const char *def =
+            cJSON_GetStringValue(cJSON_GetObjectItem(o, "default"));
         const char *text =
             cJSON_GetStringValue(cJSON_GetObjectItem(o, "description"));
 
         char flags[256];
-        snprintf(flags, sizeof(flags), "%s%s%s%s",
-                 cJSON_IsTrue(cJSON_GetObjectItem(o, "required")) ? "required "
-                                                                 : "",
-                 cJSON_IsTrue(cJSON_GetObjectItem(o, "secret")) ? "secret " : "",
-                 def != NULL ? "default=" : "", def != NULL ? def : "");
+        snprintf(
+            flags, sizeof(flags), "%s%s%s%s",
+            cJSON_IsTrue(cJSON_GetObjectItem(o, "required")) ? "required " : "",
+            cJSON_IsTrue(cJSON_GetObjectItem(o, "secret")) ? "secret " : "",
+            def != NULL ? "default=" : "", def != NULL ? def : "");
         printf("  %-20s %-7s %-24s %s\n", or_dash(name), or_dash(type), flags,
                text != NULL ? text : "");
     }

@@ -5,7 +5,10 @@
 #include "stub_provider.h"
 
 static const qf_plugin_descriptor descriptor = {
-    sizeof(qf_plugin_descriptor), 2, 0, QF_BUILD_TAG,
+    sizeof(qf_plugin_descriptor),
+    2,
+    0,
+    QF_BUILD_TAG,
     0,
     "abi_major",
     "ABI major 2",

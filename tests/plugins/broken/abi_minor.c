@@ -4,7 +4,10 @@
 #include "stub_provider.h"
 
 static const qf_plugin_descriptor descriptor = {
-    sizeof(qf_plugin_descriptor), QF_ABI_MAJOR, 99, QF_BUILD_TAG,
+    sizeof(qf_plugin_descriptor),
+    QF_ABI_MAJOR,
+    99,
+    QF_BUILD_TAG,
     0,
     "abi_minor",
     "ABI minor 99",
