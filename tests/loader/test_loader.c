@@ -282,6 +282,37 @@ START_TEST(descriptor_accepts_minimal_middleware)
 }
 END_TEST
 
+static qf_status fake_get(void *instance, const char *key, void **value,
+                          size_t *len, int64_t *created_ms, qf_error *err)
+{
+    return QF_ERR_NOT_FOUND;
+}
+
+static qf_status fake_put(void *instance, const char *key, const void *value,
+                          size_t len, int64_t ttl_seconds, qf_error *err)
+{
+    return QF_OK;
+}
+
+START_TEST(descriptor_accepts_minimal_cache_backend)
+{
+    qf_cache_backend_vtable cache = {sizeof(cache), fake_create, fake_destroy,
+                                     fake_get,      fake_put,    NULL,
+                                     NULL,          NULL,        NULL};
+
+    reset_fake();
+    fake.kind = QF_KIND_CACHE_BACKEND;
+    fake.provider = NULL;
+    fake.cache_backend = &cache;
+    expect_fake(QF_OK, NULL);
+
+    cache.put = NULL;
+    expect_fake(QF_ERR_ABI, "x.so: cache_backend vtable of plugin \"fake\" "
+                            "lacks a required function; a cache_backend needs "
+                            "create, destroy, get and put");
+}
+END_TEST
+
 START_TEST(descriptor_rejects_missing_id)
 {
     reset_fake();
@@ -585,6 +616,7 @@ static Suite *loader_suite(void)
 
     tcase_add_test(descriptor, descriptor_accepts_fake_provider);
     tcase_add_test(descriptor, descriptor_accepts_minimal_middleware);
+    tcase_add_test(descriptor, descriptor_accepts_minimal_cache_backend);
     tcase_add_test(descriptor, descriptor_rejects_missing_id);
     tcase_add_test(descriptor, descriptor_rejects_long_id);
     tcase_add_test(descriptor, descriptor_rejects_empty_id);
