@@ -104,7 +104,8 @@ const char *qf_cnode_raw(const qf_cnode *node);
  * Typed reads of a scalar with ${VAR} expansion. *out of qf_cnode_string is
  * malloc'd; caller frees. Errors name file, line, column, key path, the
  * value (unless the key is secret) and what is expected; an unset variable
- * without a default names the variable.
+ * without a default names the variable. The number and boolean reads also
+ * accept a quoted scalar whose text is a number or boolean ("30").
  */
 qf_status qf_cnode_string(const qf_cnode *node, char **out, qf_error *err);
 qf_status qf_cnode_int(const qf_cnode *node, int64_t *out, qf_error *err);
@@ -127,7 +128,8 @@ qf_cnode *qf_cnode_new_map(qf_layer layer);
 
 /* Set a scalar at a dotted path of a map built with qf_cnode_new_map,
  * creating maps on the way. `value` NULL stores an explicit null. Scalars
- * set here are typed as YAML would type the text (so "0.7" is a number). */
+ * set here are typed as YAML would type the text (so "0.7" is a number)
+ * and are never ${VAR}-expanded, because they come from users at run time. */
 qf_status qf_cnode_set(qf_cnode *map, const char *dotted_path,
                        const char *value, qf_error *err);
 
@@ -155,9 +157,12 @@ typedef struct qf_chain_entry {
 /*
  * What a role resolves to: its request defaults, its middleware chain and
  * its provider instance. provider_settings is the effective provider block:
- * the provider block merged with the role's provider keys (api_key,
- * base_url, timeout, ...). Two roles whose instance_key strings are equal
- * share one provider instance.
+ * built-in defaults (timeout, retry), the provider block and the role's
+ * provider keys (api_key, base_url, timeout, ...) merged in that order,
+ * without the keys the plan carries in other fields (plugin, model, params,
+ * options, cache, rate_limit). Two roles whose instance_key strings are
+ * equal share one provider instance. instance_key holds a SHA-256 digest in
+ * place of each secret value, never the secret itself.
  */
 typedef struct qf_role_plan {
     char *role;
@@ -179,9 +184,13 @@ typedef struct qf_role_plan {
  * Resolve `role` under `cfg`. `runtime` (may be NULL) is the runtime layer:
  * a map with any of model, system_prompt, params, options. Roles missing
  * from `roles` use providers.text.default, or providers.image.default for
- * image roles (illustrator, art_director). Returns QF_ERR_CONFIG with the
- * one-format message on a bad configuration, QF_ERR_NOT_FOUND when the role
- * names a provider block that does not exist.
+ * image roles (illustrator, art_director), or providers.audio.default for
+ * audio_director and audio_producer when providers.audio exists. Returns
+ * QF_ERR_CONFIG with the one-format message on a bad configuration,
+ * including a provider block that does not exist. Every string the plan
+ * needs at once (model, plugin, provider settings) is expanded here, so an
+ * unset variable fails only the roles that use it. Thread-safe for
+ * concurrent calls on one cfg; the plan belongs to the caller.
  */
 qf_status qf_config_resolve_role(const qf_config *cfg, const char *role,
                                  const qf_cnode *runtime, qf_role_plan **out,

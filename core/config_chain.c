@@ -110,6 +110,10 @@ static qf_status explicit_item(resolver *rs, const qf_cnode *item)
 
     if (st == QF_OK && strcmp(id, "cache") == 0) {
         st = merged_cache(rs, NULL, own, &settings);
+        /* Listing the cache turns it on unless the item itself says not. */
+        if (st == QF_OK && qf_cnode_get(own, "enabled") == NULL &&
+            qf_cnode_set(settings, "enabled", "true", NULL) != QF_OK)
+            st = qf_resolve_nomem(rs);
     } else if (st == QF_OK) {
         settings = own != NULL ? own
                                : qf_cnode_create(QF_CNODE_MAP, QF_LAYER_ROLE,

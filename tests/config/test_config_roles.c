@@ -360,6 +360,8 @@ START_TEST(explicit_chain)
     ck_assert_str_eq(plan->chain[1].plugin_id, "cache");
     ck_assert_str_eq(plan->chain[1].name, "cache@plotwright");
     ck_assert_int_eq(int_at(plan->chain[1].settings, "ttl_seconds"), 60);
+    ck_assert_str_eq(
+        qf_cnode_raw(qf_cnode_get(plan->chain[1].settings, "enabled")), "true");
     ck_assert_int_eq(
         qf_cnode_layer(qf_cnode_get(plan->chain[1].settings, "ttl_seconds")),
         QF_LAYER_GLOBAL);
