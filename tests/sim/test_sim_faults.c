@@ -434,6 +434,8 @@ static Suite *faults_suite(void)
     TCase *tc = tcase_create("faults");
 
     tcase_add_checked_fixture(tc, start_sim, stop_sim);
+    /* Check's 4 s default is too short on a loaded sanitizer build. */
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, fault_429_retry_after_default);
     tcase_add_test(tc, fault_429_retry_after_value);
     tcase_add_test(tc, fault_429_date_is_http_date);

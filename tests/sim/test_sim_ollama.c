@@ -242,6 +242,8 @@ static Suite *ollama_suite(void)
     TCase *tc = tcase_create("ollama");
 
     tcase_add_checked_fixture(tc, start_sim, stop_sim);
+    /* Check's 4 s default is too short on a loaded sanitizer build. */
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, chat_stream_exact_frames);
     tcase_add_test(tc, chat_one_object_exact);
     tcase_add_test(tc, chat_num_predict_length);

@@ -341,6 +341,8 @@ static Suite *openai_suite(void)
     TCase *tc = tcase_create("openai");
 
     tcase_add_checked_fixture(tc, start_sim, stop_sim);
+    /* Check's 4 s default is too short on a loaded sanitizer build. */
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, chat_exact_body);
     tcase_add_test(tc, chat_prompt_tokens_round_up);
     tcase_add_test(tc, chat_echoes_last_user_message);

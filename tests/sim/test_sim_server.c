@@ -312,6 +312,8 @@ static Suite *server_suite(void)
     TCase *tc = tcase_create("server");
 
     tcase_add_checked_fixture(tc, NULL, stop_sim);
+    /* A 9 MiB upload under AddressSanitizer can pass Check's 4 s default. */
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, key_wrong_or_missing_401);
     tcase_add_test(tc, key_not_checked_without_option);
     tcase_add_test(tc, image_png_requested_size);

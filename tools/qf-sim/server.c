@@ -60,13 +60,18 @@ static void append_body(struct sim_request *req, const char *data, size_t size)
         req->too_large = true;
         return;
     }
-    grown = realloc(req->body, req->body_len + size + 1);
-    if (grown == NULL) {
-        req->too_large = true;
-        return;
+    if (req->body_len + size + 1 > req->body_cap) {
+        size_t cap = (req->body_len + size + 1) * 2;
+
+        grown = realloc(req->body, cap);
+        if (grown == NULL) {
+            req->too_large = true;
+            return;
+        }
+        req->body = grown;
+        req->body_cap = cap;
     }
-    memcpy(grown + req->body_len, data, size);
-    req->body = grown;
+    memcpy(req->body + req->body_len, data, size);
     req->body_len += size;
     req->body[req->body_len] = '\0';
 }

@@ -55,6 +55,7 @@ struct sim_request {
     const char *path;
     char *body; /* upload bytes, NUL-terminated, malloc'd */
     size_t body_len;
+    size_t body_cap;
     bool too_large; /* the body passed SIM_MAX_BODY and was dropped */
     cJSON *json;    /* parsed body, or NULL */
     enum sim_api api;
