@@ -1,8 +1,8 @@
 /*
  * ollama.c - the ollama provider plugin: its descriptor and option schema,
- * reading an instance's settings, and the text completion hook, which
- * builds the body, sends it to /api/chat or /api/generate with retries
- * and fills the response from the reply (streamed as NDJSON or whole).
+ * reading an instance's settings, and the text completion hook. The hook
+ * builds the body and sends it to /api/chat or /api/generate with retries.
+ * It then fills the response from the reply, streamed as NDJSON or whole.
  */
 #include "ollama.h"
 

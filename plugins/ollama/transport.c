@@ -74,8 +74,9 @@ static int append_data(ollama_call *call, const char *data, size_t len,
     return 0;
 }
 
-/* Body bytes: error bodies are kept for the message, stream bodies go to
- * the NDJSON reader, other bodies are buffered whole. Returning less than
+/* Body bytes: error bodies (any status from 300 up, since redirects are
+ * not followed) are kept for the message, stream bodies go to the NDJSON
+ * reader, other bodies are buffered whole. Returning less than
  * `len` stops the transfer. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 {
@@ -85,7 +86,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     if (call->received == 0)
         curl_easy_getinfo(call->curl, CURLINFO_RESPONSE_CODE, &call->http_status);
     call->received += len;
-    if (call->http_status >= 400) {
+    if (call->http_status >= 300) {
         /* Keep the start of an error body; the rest is not needed. */
         if (call->data_len < ERROR_BODY_MAX)
             append_data(call, data,
@@ -286,7 +287,7 @@ static qf_status send_once(ollama_call *call)
     code = curl_easy_perform(curl);
     if (call->received == 0)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &call->http_status);
-    if (call->http_status >= 400)
+    if (call->http_status >= 300)
         status = fail_http(call);
     else if (code != CURLE_OK)
         status = fail_transfer(call, code);

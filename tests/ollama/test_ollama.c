@@ -1,13 +1,15 @@
 /*
  * test_ollama.c - the ollama provider plugin driven through the runtime
- * against qf-sim on loopback. Each test writes its own configuration (the
- * provider block carries the qf-sim fault headers), runs one request for a
- * role that falls back to providers.text.default, and checks the response,
- * the error, the waits recorded by a fake clock, and the requests qf-sim
- * logged with their bodies.
+ * against qf-sim on loopback. Each test writes its own configuration, whose
+ * provider block carries the qf-sim fault headers. It runs one request for
+ * a role that falls back to providers.text.default. Then it checks the
+ * response or error, the waits a fake clock recorded, and the requests
+ * qf-sim logged with their bodies.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,7 +270,7 @@ static void check_message_has(const char *part)
                   "message \"%s\" lacks \"%s\"", w.err.message, part);
 }
 
-/* --- Answers ----------------------------------------------------------- */
+/* --- Completions -------------------------------------------------------- */
 
 START_TEST(chat_non_stream)
 {
@@ -736,6 +738,57 @@ START_TEST(bad_endpoint_setting)
 }
 END_TEST
 
+#define THREADS 4
+#define CALLS_PER_THREAD 5
+
+/* Runs CALLS_PER_THREAD requests; returns the number that failed. */
+static void *run_calls(void *arg)
+{
+    static const char *const user_prompt[] = {"user", PROMPT, NULL};
+    intptr_t failed = 0;
+    int i;
+
+    (void)arg;
+    for (i = 0; i < CALLS_PER_THREAD; i++) {
+        qf_request *req = NULL;
+        qf_response *resp = NULL;
+        qf_error err;
+        size_t len = 0;
+        const char *text;
+
+        qf_error_init(&err);
+        if (qf_request_create(w.rt, "plotwright", NULL, &req, &err) != QF_OK ||
+            qf_request_add_message(req, user_prompt[0], user_prompt[1],
+                                   strlen(user_prompt[1])) != QF_OK ||
+            qf_runtime_run(w.rt, req, NULL, &resp, &err) != QF_OK) {
+            failed++;
+        } else {
+            text = qf_runtime_host(w.rt)->response_text(resp, &len);
+            failed += text == NULL || strcmp(text, "Echo: " PROMPT) != 0;
+        }
+        qf_response_free(resp);
+        qf_request_free(req);
+    }
+    return (void *)failed;
+}
+
+START_TEST(concurrent_calls_share_pool)
+{
+    pthread_t threads[THREADS];
+    void *failed;
+    int i;
+
+    open_runtime(w.sim.base_url, "");
+    for (i = 0; i < THREADS; i++)
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, run_calls, NULL), 0);
+    for (i = 0; i < THREADS; i++) {
+        ck_assert_int_eq(pthread_join(threads[i], &failed), 0);
+        ck_assert_int_eq((intptr_t)failed, 0);
+    }
+    ck_assert_int_eq(sim_request_count(), THREADS * CALLS_PER_THREAD);
+}
+END_TEST
+
 /* A loopback port with nothing listening: bind, read the port, close. */
 static int closed_port(void)
 {
@@ -785,6 +838,7 @@ static Suite *ollama_suite(void)
     tcase_add_test(answers, generate_stream);
     tcase_add_test(answers, missing_counts_estimated);
     tcase_add_test(answers, missing_counts_estimated_stream);
+    tcase_add_test(answers, concurrent_calls_share_pool);
     tcase_add_test(params, params_mapped_into_options);
     tcase_add_test(params, keep_alive_setting_number);
     tcase_add_test(params, native_option_beats_mapped);

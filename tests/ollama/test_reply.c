@@ -1,7 +1,7 @@
 /*
  * test_reply.c - unit tests of the ollama plugin's reply reader with a fake
  * host: frame sequences qf-sim cannot produce (a load frame before the
- * answer, frames after the final one, other done reasons) go through the
+ * reply text, frames after the final one, other done reasons) go through the
  * NDJSON reader into ollama_reply_frame and ollama_reply_finish.
  */
 #include <stdarg.h>
