@@ -245,6 +245,30 @@ typedef struct stream_sink {
     qf_error *err;
 } stream_sink;
 
+/* Pass the text delta of one chunk on and keep its metadata. Chunks
+ * without choices (the usage chunk) carry metadata only. */
+static qf_status read_chunk(chat_state *st, const cJSON *json, qf_error *err)
+{
+    const qf_host *host = st->oa->host;
+    const cJSON *choice = cJSON_GetArrayItem(
+        cJSON_GetObjectItemCaseSensitive(json, "choices"), 0);
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(choice, "delta"), "content");
+
+    read_metadata(st, json, choice);
+    if (!cJSON_IsString(content) || !content->valuestring[0])
+        return QF_OK;
+
+    size_t len = strlen(content->valuestring);
+    qf_status status = host->stream_write(st->resp, content->valuestring, len);
+    if (status != QF_OK)
+        return host->error_set(err, status, "openai: request %s: the stream was "
+                               "stopped by its receiver", host->request_id(st->req));
+    st->chunks++;
+    st->reply_bytes += len;
+    return QF_OK;
+}
+
 static qf_status on_stream_event(void *user, const qf_sse_event *event)
 {
     stream_sink *sink = user;
@@ -271,27 +295,9 @@ static qf_status on_stream_event(void *user, const qf_sse_event *event)
         status = host->error_set(sink->err, QF_ERR_UPSTREAM,
                                  "openai: upstream returned an error: %.200s",
                                  event->data);
-    if (status != QF_OK)
-        goto out;
+    if (status == QF_OK)
+        status = read_chunk(st, json, sink->err);
 
-    const cJSON *choice = cJSON_GetArrayItem(
-        cJSON_GetObjectItemCaseSensitive(json, "choices"), 0);
-    const cJSON *content = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(choice, "delta"), "content");
-    read_metadata(st, json, choice);
-    if (cJSON_IsString(content) && content->valuestring[0]) {
-        size_t len = strlen(content->valuestring);
-        status = host->stream_write(st->resp, content->valuestring, len);
-        if (status != QF_OK) {
-            host->error_set(sink->err, status, "openai: request %s: the stream "
-                            "was stopped by its receiver", host->request_id(st->req));
-            goto out;
-        }
-        st->chunks++;
-        st->reply_bytes += len;
-    }
-
-out:
     cJSON_Delete(json);
     return status;
 }
@@ -303,7 +309,7 @@ static qf_status on_stream_body(void *user, const char *bytes, size_t len,
     stream_sink sink = {st, err};
     qf_status status = qf_sse_parser_feed(st->sse, bytes, len, on_stream_event, &sink);
 
-    if (status == QF_ERR_TOO_LARGE && st->oa->host->error_status(err) != status)
+    if (status == QF_ERR_TOO_LARGE)
         st->oa->host->error_set(err, status, "openai: a stream event exceeded "
                                 "max_response_bytes (%zu bytes)",
                                 st->oa->max_response_bytes);
@@ -417,6 +423,29 @@ static qf_status resolve_model(openai_instance *oa, const qf_request *req,
     return QF_OK;
 }
 
+/* Fill the inputs of the HTTP call; a streamed call gets the SSE hooks. */
+static void prepare_call(openai_call *call, chat_state *st, const char *body,
+                         int stream)
+{
+    const qf_host *host = st->oa->host;
+
+    call->req = st->req;
+    call->path = "/chat/completions";
+    call->body = body;
+    call->user = st;
+    if (stream) {
+        call->on_body = on_stream_body;
+        call->on_attempt = on_attempt;
+        call->on_done = on_stream_done;
+        call->chunks_written = chunks_written;
+    }
+
+    /* The body contains prompts but no credentials: those are headers. */
+    if (host->log_enabled(st->oa->ctx, QF_LOG_TRACE))
+        host->log(st->oa->ctx, QF_LOG_TRACE, "request %s: body %s",
+                  host->request_id(st->req), body);
+}
+
 qf_status qf_openai_complete(void *instance, const qf_request *req,
                              qf_response *resp, qf_error *err)
 {
@@ -441,20 +470,7 @@ qf_status qf_openai_complete(void *instance, const qf_request *req,
         goto out;
     }
 
-    call.req = req;
-    call.path = "/chat/completions";
-    call.body = body;
-    call.user = &st;
-    if (stream) {
-        call.on_body = on_stream_body;
-        call.on_attempt = on_attempt;
-        call.on_done = on_stream_done;
-        call.chunks_written = chunks_written;
-    }
-    if (oa->host->log_enabled(oa->ctx, QF_LOG_TRACE))
-        oa->host->log(oa->ctx, QF_LOG_TRACE, "request %s: body %s",
-                      oa->host->request_id(req), body);
-
+    prepare_call(&call, &st, body, stream);
     status = qf_openai_call_run(oa, &call, err);
     if (status == QF_OK && !stream)
         status = read_completion(&st, &call.response, err);

@@ -282,6 +282,22 @@ static qf_status classify(attempt_state *a, CURLcode rc, int *retryable)
     return QF_OK;
 }
 
+/* Log the outcome of one transfer at debug level. "0 new connections"
+ * means a pooled connection was reused. */
+static void log_transfer(const attempt_state *a, CURLcode rc)
+{
+    const qf_host *host = a->oa->host;
+    long connects = 0;
+
+    if (!host->log_enabled(a->oa->ctx, QF_LOG_DEBUG))
+        return;
+    curl_easy_getinfo(a->curl, CURLINFO_NUM_CONNECTS, &connects);
+    host->log(a->oa->ctx, QF_LOG_DEBUG,
+              "request %s: HTTP %ld (%s), %ld new connections",
+              host->request_id(a->call->req), a->status, curl_easy_strerror(rc),
+              connects);
+}
+
 static qf_status attempt_once(openai_instance *oa, openai_call *call,
                               const char *url, qf_error *err, int *retryable)
 {
@@ -300,6 +316,7 @@ static qf_status attempt_once(openai_instance *oa, openai_call *call,
     set_options(&a, url);
     CURLcode rc = curl_easy_perform(a.curl);
     curl_easy_getinfo(a.curl, CURLINFO_RESPONSE_CODE, &a.status);
+    log_transfer(&a, rc);
     pool_release(oa, a.curl);
 
     call->http_status = a.status;

@@ -823,31 +823,81 @@ END_TEST
 
 /* --- Secrets -------------------------------------------------------- */
 
-START_TEST(api_key_not_logged)
+/* Send stderr to dir/stderr.log at `level` until capture_end, which
+ * returns what was logged. */
+static int capture_begin(qf_log_level level)
 {
-    char *log_path;
+    char *path;
     int saved = dup(STDERR_FILENO);
 
-    ck_assert_int_ne(asprintf(&log_path, "%s/stderr.log", w.dir), -1);
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ne(asprintf(&path, "%s/stderr.log", w.dir), -1);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ck_assert_int_ge(fd, 0);
     dup2(fd, STDERR_FILENO);
     close(fd);
-    qf_log_set_level(QF_LOG_TRACE);
+    free(path);
+    qf_log_set_level(level);
+    return saved;
+}
 
-    open_runtime("", "        X-QF-Sim-Fault: \"429\"\n        X-QF-Sim-Fault-Times: \"1\"\n");
-    qf_status plain = run(0);
-    qf_response_free(w.resp);
-    w.resp = NULL;
-    qf_status streamed = run(1);
+static char *capture_end(int saved)
+{
+    char *path, *logged;
+
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
     close(saved);
+    ck_assert_int_ne(asprintf(&path, "%s/stderr.log", w.dir), -1);
+    logged = qf_test_read_file(path, NULL);
+    ck_assert_ptr_nonnull(logged);
+    free(path);
+    return logged;
+}
+
+/* Run one more request on the open runtime, freeing the last response. */
+static qf_status run_again(int stream)
+{
+    qf_response_free(w.resp);
+    w.resp = NULL;
+    return run(stream);
+}
+
+START_TEST(connection_reused)
+{
+    /* The log drops a repeated line within one second, so the calls are
+     * 1.1 s apart. */
+    struct timespec pause = {1, 100 * 1000 * 1000};
+    int saved = capture_begin(QF_LOG_DEBUG);
+
+    open_runtime("", "");
+    qf_status first = run(0);
+    nanosleep(&pause, NULL);
+    qf_status second = run_again(1);
+    char *logged = capture_end(saved);
+
+    ck_assert_int_eq(first, QF_OK);
+    ck_assert_int_eq(second, QF_OK);
+    ck_assert_int_eq(request_count(), 2);
+    /* The first call opens a connection and the second reuses it. */
+    char *opened = strstr(logged, "HTTP 200 (No error), 1 new connections");
+    ck_assert_msg(opened != NULL, "log: %s", logged);
+    ck_assert_msg(strstr(opened, "HTTP 200 (No error), 0 new connections") != NULL,
+                  "log: %s", logged);
+    free(logged);
+}
+END_TEST
+
+START_TEST(api_key_not_logged)
+{
+    int saved = capture_begin(QF_LOG_TRACE);
+
+    open_runtime("", "        X-QF-Sim-Fault: \"429\"\n        X-QF-Sim-Fault-Times: \"1\"\n");
+    qf_status plain = run(0);
+    qf_status streamed = run_again(1);
+    char *logged = capture_end(saved);
 
     ck_assert_int_eq(plain, QF_OK);
     ck_assert_int_eq(streamed, QF_OK);
-    char *logged = qf_test_read_file(log_path, NULL);
-    ck_assert_ptr_nonnull(logged);
     /* The trace log ran (the retry is logged) and never shows the key. */
     ck_assert_msg(strstr(logged, "retrying in 1000 ms") != NULL, "log: %s", logged);
     ck_assert_ptr_null(strstr(logged, API_KEY));
@@ -857,7 +907,6 @@ START_TEST(api_key_not_logged)
     char *sim_log = qf_test_read_file(w.log_path, NULL);
     ck_assert_ptr_null(strstr(sim_log, API_KEY));
     free(sim_log);
-    free(log_path);
 }
 END_TEST
 
@@ -925,6 +974,7 @@ static Suite *openai_suite(void)
     tcase_add_test(other, image_generation_png);
     tcase_add_test(other, image_generation_size_and_count);
     tcase_add_test(other, threads_share_instance);
+    tcase_add_test(other, connection_reused);
     tcase_add_test(other, api_key_not_logged);
     tcase_add_test(other, wrong_api_key_rejected);
     return s;
