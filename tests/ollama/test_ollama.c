@@ -436,6 +436,51 @@ START_TEST(native_option_beats_mapped)
 }
 END_TEST
 
+START_TEST(request_option_beats_config)
+{
+    qf_stream_sink *no_sink = NULL;
+    qf_cnode *layer = qf_cnode_new_map(QF_LAYER_RUNTIME);
+    qf_request *req = NULL;
+    cJSON *root;
+    const cJSON *body;
+
+    open_runtime(w.sim.base_url,
+                 "      keep_alive: 5m\n"
+                 "      options: {num_ctx: 2048, top_k: 20}\n");
+    ck_assert_int_eq(qf_cnode_set(layer, "options.num_ctx", "8192", &w.err), QF_OK);
+    ck_assert_int_eq(qf_cnode_set(layer, "options.keep_alive", "10m", &w.err), QF_OK);
+    ck_assert_int_eq(qf_request_create(w.rt, "plotwright", layer, &req, &w.err), QF_OK);
+    ck_assert_int_eq(qf_request_add_message(req, "user", PROMPT, strlen(PROMPT)), QF_OK);
+    ck_assert_int_eq(qf_runtime_run(w.rt, req, no_sink, &w.resp, &w.err), QF_OK);
+
+    body = last_body(&root);
+    ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(body, "options"), "num_ctx")->valueint, 8192);
+    ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(body, "options"), "top_k")->valueint, 20);
+    ck_assert_str_eq(cJSON_GetObjectItem(body, "keep_alive")->valuestring, "10m");
+    cJSON_Delete(root);
+    qf_request_free(req);
+    qf_cnode_free(layer);
+}
+END_TEST
+
+START_TEST(generate_conversation_prompt)
+{
+    static const char *const messages[] = {
+        "system", "be brief", "user", "hi", "assistant", "hello", "user", "again", NULL};
+    cJSON *root;
+    const cJSON *body;
+
+    open_runtime(w.sim.base_url, "      endpoint: generate\n");
+    ck_assert_int_eq(run_messages(messages, 0), QF_OK);
+    body = last_body(&root);
+    ck_assert_str_eq(cJSON_GetObjectItem(body, "system")->valuestring, "be brief");
+    ck_assert_str_eq(cJSON_GetObjectItem(body, "prompt")->valuestring,
+                     "user: hi\n\nassistant: hello\n\nuser: again");
+    cJSON_Delete(root);
+    check_text("Echo: user: hi\n\nassistant: hello\n\nuser: again");
+}
+END_TEST
+
 START_TEST(unknown_param_refused)
 {
     open_runtime(w.sim.base_url, "      params: {best_of: 2}\n");
@@ -842,6 +887,8 @@ static Suite *ollama_suite(void)
     tcase_add_test(params, params_mapped_into_options);
     tcase_add_test(params, keep_alive_setting_number);
     tcase_add_test(params, native_option_beats_mapped);
+    tcase_add_test(params, request_option_beats_config);
+    tcase_add_test(params, generate_conversation_prompt);
     tcase_add_test(params, unknown_param_refused);
     tcase_add_test(params, unknown_native_option_refused);
     tcase_add_test(params, param_wrong_type_refused);
