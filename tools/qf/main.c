@@ -15,6 +15,7 @@ static const qf_command commands[] = {
     {"cache", qf_cmd_cache, "show cache statistics, prune and clear"},
     {"cost", qf_cmd_cost, "report spending from the cost ledger"},
     {"limits", qf_cmd_limits, "show rate limits and budgets with their use"},
+    {"state", qf_cmd_state, "manage the project state store"},
 };
 
 static void print_usage(FILE *out)
