@@ -407,6 +407,12 @@ qf_status qf_openai_call_run(openai_instance *oa, openai_call *call,
         waited += wait;
     }
 
+    /* A failed attempt left its error behind; a later success clears it. */
+    if (status == QF_OK) {
+        host->error_set(err, QF_OK, "%s", "");
+        host->error_set_http_status(err, 0);
+        host->error_set_retry_after_ms(err, -1);
+    }
     free(url);
     return status;
 }

@@ -467,6 +467,10 @@ START_TEST(retry_429_seconds)
 {
     open_runtime("", "        X-QF-Sim-Fault: \"429\"\n        X-QF-Sim-Fault-Times: \"1\"\n");
     ck_assert_int_eq(run(0), QF_OK);
+    ck_assert_int_eq(w.err.status, QF_OK);
+    ck_assert_str_eq(w.err.message, "");
+    ck_assert_int_eq(w.err.http_status, 0);
+    ck_assert_int_eq(w.err.retry_after_ms, -1);
     check_text(REPLY);
     check_usage(5, 0, 4, 0);
     ck_assert_int_eq(request_count(), 2);
