@@ -156,11 +156,11 @@ typedef struct qf_chain_entry {
 
 /*
  * What a role resolves to: its request defaults, its middleware chain and
- * its provider instance. provider_settings is the effective provider block:
- * built-in defaults (timeout, retry), the provider block and the role's
- * provider keys (api_key, base_url, timeout, ...) merged in that order,
- * without the keys the plan carries in other fields (plugin, model, params,
- * options, cache, rate_limit). Two roles whose instance_key strings are
+ * its provider instance. provider_settings is the effective provider block.
+ * It merges built-in defaults (timeout, retry), the provider block and the
+ * role's provider keys (api_key, base_url, timeout, ...) in that order. It
+ * leaves out the keys the plan carries in other fields (plugin, model,
+ * params, options, cache, rate_limit). Two roles whose instance_key strings are
  * equal share one provider instance. instance_key holds a SHA-256 digest in
  * place of each secret value, never the secret itself.
  */

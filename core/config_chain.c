@@ -1,8 +1,9 @@
 /*
- * config_chain.c - the middleware chain of a role: the explicit `chain:`
- * list in its order, or the implicit chain built from the merged cache and
- * rate_limit settings (cache first, so that a cache hit spends no rate
- * limit, then one rate_limit entry per scope that sets limits).
+ * config_chain.c - the middleware chain of a role. An explicit `chain:`
+ * list is used in its order. Otherwise the chain is built from the merged
+ * cache and rate_limit settings: the cache first, so that a cache hit
+ * spends no rate limit, then one rate_limit entry per scope that sets
+ * limits.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +111,7 @@ static qf_status explicit_item(resolver *rs, const qf_cnode *item)
 
     if (st == QF_OK && strcmp(id, "cache") == 0) {
         st = merged_cache(rs, NULL, own, &settings);
-        /* Listing the cache turns it on unless the item itself says not. */
+        /* A listed cache is on unless the item itself sets enabled. */
         if (st == QF_OK && qf_cnode_get(own, "enabled") == NULL &&
             qf_cnode_set(settings, "enabled", "true", NULL) != QF_OK)
             st = qf_resolve_nomem(rs);

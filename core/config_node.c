@@ -353,7 +353,7 @@ qf_cnode *qf_cnode_copy(const qf_cnode *node, qf_layer layer)
     return copy_node(node, (int)layer, 0);
 }
 
-/* Merge two maps into `out`, which is a copy of over's map node. */
+/* Merge the entries of two maps into the empty map `out`. */
 static qf_status merge_maps(const qf_cnode *base, const qf_cnode *over,
                             qf_cnode *out)
 {

@@ -1,9 +1,9 @@
 /*
- * config_resolve.c - resolving a role to its plan: which provider block
- * and plugin serve it, the provider settings and instance key, the request
- * defaults merged provider < role < runtime, and the middleware chain,
- * and the effective view. The chain is built in config_chain.c and value
- * types are checked in config_check.c.
+ * config_resolve.c - resolving a role to its plan: which provider block and
+ * plugin serve it, the provider settings and instance key, the request
+ * defaults merged provider < role < runtime, and the effective view for
+ * `qf config show`. config_chain.c builds the chain, and config_check.c
+ * checks value types.
  */
 #include <pthread.h>
 #include <stdio.h>

@@ -1,5 +1,6 @@
 /*
- * test_config_roles.c - resolving roles: the seed example, defaults,
+ * test_config_roles.c - resolving roles: the original QuestFoundry example,
+ * defaults,
  * layer precedence, instance keys, implicit and explicit chains, image and
  * audio roles, and every resolution error message.
  */

@@ -15,7 +15,7 @@
 #include "registry.h"
 
 /* What one `qf config` run works with. reg is NULL when the registry could
- * not be opened; registry_error then says why. */
+ * not be opened, and registry_error then contains the reason. */
 typedef struct config_ctx {
     qf_config *cfg;
     char **dirs;
