@@ -171,10 +171,10 @@ static int report_scan(const qf_cli *cli, const plugins_ctx *ctx,
         }
         qf_cli_print_json(root);
     } else {
-        printf("Scanned %zu plugin folders: %d files opened, %d unchanged, "
+        printf("Scanned %zu plugin folder%s: %d files opened, %d unchanged, "
                "%d removed, %d not ok.\n",
-               folders, report->scanned, report->unchanged, report->removed,
-               report->failed);
+               folders, folders == 1 ? "" : "s", report->scanned,
+               report->unchanged, report->removed, report->failed);
         print_problems(entries, count);
         if (scanned != QF_OK)
             fprintf(stderr, "qf: error: %s\n", scan_err->message);
