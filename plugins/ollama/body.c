@@ -1,18 +1,18 @@
 /*
  * body.c - the JSON body of an Ollama request. Messages go to "messages"
  * (/api/chat) or become "system" and "prompt" (/api/generate). Generation
- * parameters under their OpenAI names are mapped into Ollama's "options";
- * native options from the configuration and the request are checked
- * against Ollama's documented option names and override mapped ones.
- * keep_alive and format travel at the top level.
+ * parameters under their OpenAI names are mapped into Ollama's "options".
+ * Native options from the configuration and the request are checked
+ * against Ollama's option names and override mapped ones. keep_alive and
+ * format travel at the top level.
  */
 #include "ollama.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Ollama's documented model options (docs/modelfile.md and api.md of
- * ollama/ollama). */
+/* Model option names accepted in "options"; any other name is rejected
+ * before a request is sent. */
 static const char *const native_options[] = {
     "num_ctx", "num_predict", "num_keep", "num_batch", "num_gpu", "main_gpu",
     "num_thread", "repeat_last_n", "repeat_penalty", "temperature", "top_k",
@@ -289,8 +289,9 @@ static int append_text(char **buf, size_t *len, const char *sep,
 
 /*
  * /api/generate: system messages joined into "system"; the other messages
- * joined into "prompt". A single user message is the prompt as is; a
- * conversation is written as "role: content" paragraphs.
+ * joined into "prompt". A single user message is the prompt as is.
+ * NOTE: a conversation is written as "role: content" paragraphs without
+ * the model's chat template; use endpoint chat for multi-turn requests.
  */
 static qf_status add_generate_prompt(ollama_call *call, cJSON *root)
 {

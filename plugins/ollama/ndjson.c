@@ -1,9 +1,9 @@
 /*
  * ndjson.c - incremental NDJSON reader. Complete lines found in the input
- * are parsed in place; only the tail of a line split across reads is copied
+ * are parsed in place. Only the tail of a line split across reads is copied
  * into the reader's buffer, which grows up to max_line bytes. Each line is
- * parsed with cJSON and handed to the callback, except blank lines (skipped)
- * and error lines (which stop the reader with the upstream message).
+ * parsed with cJSON and handed to the callback. Blank lines are skipped, and
+ * error lines stop the reader with the upstream message.
  */
 #include "ndjson.h"
 

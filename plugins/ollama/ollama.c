@@ -202,6 +202,31 @@ static qf_status read_headers(ollama *inst, qf_error *err)
     return status;
 }
 
+/* base_url must parse as an http or https URL without credentials: URLs
+ * appear in error messages and logs, so secrets belong in headers. */
+static qf_status check_base_url(ollama *inst, qf_error *err)
+{
+    CURLU *url = curl_url();
+    char *scheme = NULL, *user = NULL;
+    qf_status status = QF_OK;
+
+    if (url == NULL)
+        return inst->host->error_set(err, QF_ERR_NOMEM, "ollama: out of memory parsing base_url");
+    if (curl_url_set(url, CURLUPART_URL, inst->base_url, 0) != CURLUE_OK ||
+        curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
+        status = inst->host->error_set(err, QF_ERR_CONFIG,
+                                       "ollama: base_url \"%s\" is not an http or https URL; expected e.g. %s",
+                                       inst->base_url, DEFAULT_BASE_URL);
+    else if (curl_url_get(url, CURLUPART_USER, &user, 0) == CURLUE_OK)
+        status = inst->host->error_set(err, QF_ERR_CONFIG,
+                                       "ollama: base_url contains credentials; remove them and send them with the headers setting");
+    curl_free(scheme);
+    curl_free(user);
+    curl_url_cleanup(url);
+    return status;
+}
+
 static qf_status read_settings(ollama *inst, qf_error *err)
 {
     int64_t connect = 10, total = 120, attempts = 3, wait = 30;
@@ -221,6 +246,10 @@ static qf_status read_settings(ollama *inst, qf_error *err)
         (status = read_int(inst, "retry.max_wait_seconds", 0, 86400, &wait, err)) != QF_OK ||
         (status = read_int(inst, "max_response_bytes", 1024, INT64_C(1) << 32, &max_bytes, err)) != QF_OK ||
         (status = read_headers(inst, err)) != QF_OK)
+        return status;
+
+    status = check_base_url(inst, err);
+    if (status != QF_OK)
         return status;
 
     len = strlen(inst->base_url);

@@ -1,5 +1,5 @@
 /*
- * reply.c - reading Ollama's answer. Every frame (each NDJSON line of a
+ * reply.c - reading Ollama's reply. Every frame (each NDJSON line of a
  * stream, or the one object of a non-stream reply) goes through
  * ollama_reply_frame: text deltas are passed on, housekeeping frames
  * (done_reason "load" or "unload") are skipped, and the final frame
@@ -61,7 +61,7 @@ static int is_housekeeping(const char *done_reason)
                                    strcmp(done_reason, "unload") == 0);
 }
 
-/* Pass a text delta to the stream, or keep it for the whole answer. */
+/* Pass a text delta to the stream, or append it to the reply text. */
 static qf_status deliver(ollama_call *call, const char *text, size_t len)
 {
     const qf_host *host = call->inst->host;
@@ -167,7 +167,7 @@ qf_status ollama_reply_parse_body(ollama_call *call)
     return status;
 }
 
-/* ceil(bytes / 4): the usual estimate of tokens in English UTF-8 text. */
+/* ceil(bytes / 4): a rough estimate of tokens in English UTF-8 text. */
 static int64_t estimate_tokens(size_t bytes)
 {
     return (int64_t)((bytes + 3) / 4);

@@ -3,7 +3,7 @@
  * handles (kept handles keep their connections alive), one POST attempt,
  * and the retry policy around it. Retries happen on 429, 5xx and failed
  * connections, waiting with exponential backoff and jitter or as long as
- * Retry-After asks, never longer in total than retry.max_wait_seconds.
+ * Retry-After requests, never longer in total than retry.max_wait_seconds.
  * All waiting goes through the host clock so tests can record it.
  */
 #include "ollama.h"
@@ -212,6 +212,8 @@ static void error_text(const ollama_call *call, char *out, size_t size)
     cJSON_Delete(json);
 }
 
+/* NOTE: a 429 from Ollama is reported as QF_ERR_UPSTREAM with its HTTP
+ * status and Retry-After; QF_ERR_RATE_LIMITED stays for our own limiter. */
 static qf_status fail_http(ollama_call *call)
 {
     const qf_host *host = call->inst->host;
@@ -305,7 +307,7 @@ static qf_status send_once(ollama_call *call)
 /* --- Retries ------------------------------------------------------------ */
 
 /* Whether a failed attempt may be sent again: 429, 5xx or a connection
- * that failed before any byte of the answer reached the caller. */
+ * that failed before any byte of the reply reached the caller. */
 static int may_retry(const ollama_call *call, qf_status status)
 {
     if (call->deltas_written > 0)

@@ -834,6 +834,22 @@ START_TEST(concurrent_calls_share_pool)
 }
 END_TEST
 
+START_TEST(base_url_with_credentials)
+{
+    qf_request *req = NULL;
+    char url[96];
+
+    snprintf(url, sizeof(url), "http://user:pw@127.0.0.1:%d", w.sim.port);
+    open_runtime(url, "");
+    ck_assert_int_eq(qf_request_create(w.rt, "plotwright", NULL, &req, &w.err),
+                     QF_ERR_CONFIG);
+    check_message_has("ollama: base_url contains credentials");
+    ck_assert_ptr_null(strstr(w.err.message, "pw"));
+    ck_assert_int_eq(sim_request_count(), 0);
+    qf_request_free(req);
+}
+END_TEST
+
 /* A loopback port with nothing listening: bind, read the port, close. */
 static int closed_port(void)
 {
@@ -913,6 +929,7 @@ static Suite *ollama_suite(void)
     tcase_add_test(errors, non_stream_cut);
     tcase_add_test(errors, total_timeout);
     tcase_add_test(errors, bad_endpoint_setting);
+    tcase_add_test(errors, base_url_with_credentials);
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         tcase_add_checked_fixture(all[i], setup, teardown);
         tcase_set_timeout(all[i], 60);
