@@ -39,7 +39,9 @@ static void print_help(void)
            "  check          resolve every role, expand every value it uses "
            "and check\n"
            "                 that its plugins are installed; exit status 2 "
-           "on any error\n");
+           "on any error\n"
+           "\n"
+           "show also exits with status 2 when a role does not resolve.\n");
 }
 
 static void ctx_close(config_ctx *ctx)
