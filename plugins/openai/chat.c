@@ -16,12 +16,19 @@
 
 /* Native options passed through to the body; anything else is rejected. */
 static const char *const accepted_options[] = {
-    "n", "user", "logit_bias", "logprobs", "top_logprobs",
-    "parallel_tool_calls", "service_tier", "store", "metadata",
+    "n",
+    "user",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "parallel_tool_calls",
+    "service_tier",
+    "store",
+    "metadata",
     "reasoning_effort",
 };
-#define ACCEPTED_OPTIONS_TEXT \
-    "n, user, logit_bias, logprobs, top_logprobs, parallel_tool_calls, " \
+#define ACCEPTED_OPTIONS_TEXT                                                  \
+    "n, user, logit_bias, logprobs, top_logprobs, parallel_tool_calls, "       \
     "service_tier, store, metadata, reasoning_effort"
 
 /* Keys the plugin sets itself; params and options cannot override them. */
@@ -68,9 +75,11 @@ static qf_status add_params(const qf_host *host, const qf_request *req,
         cJSON_Delete(params);
         return host->error_set(err, QF_ERR_INVALID,
                                "openai: request %s has params that are not a "
-                               "JSON object", host->request_id(req));
+                               "JSON object",
+                               host->request_id(req));
     }
-    cJSON_ArrayForEach(param, params) {
+    cJSON_ArrayForEach(param, params)
+    {
         if (in_list(param->string, reserved_keys, 4))
             continue;
         cJSON_DeleteItemFromObjectCaseSensitive(body, param->string);
@@ -89,18 +98,22 @@ static qf_status add_options(const qf_host *host, const qf_request *req,
     qf_status status = QF_OK;
 
     if (!cJSON_IsObject(options)) {
-        status = host->error_set(err, QF_ERR_INVALID,
-                                 "openai: request %s has options that are not a "
-                                 "JSON object", host->request_id(req));
+        status =
+            host->error_set(err, QF_ERR_INVALID,
+                            "openai: request %s has options that are not a "
+                            "JSON object",
+                            host->request_id(req));
         goto out;
     }
-    cJSON_ArrayForEach(option, options) {
+    cJSON_ArrayForEach(option, options)
+    {
         if (!in_list(option->string, accepted_options,
                      sizeof(accepted_options) / sizeof(accepted_options[0]))) {
-            status = host->error_set(err, QF_ERR_INVALID,
-                                     "openai: unknown option \"%s\"; the accepted "
-                                     "native options are " ACCEPTED_OPTIONS_TEXT,
-                                     option->string);
+            status =
+                host->error_set(err, QF_ERR_INVALID,
+                                "openai: unknown option \"%s\"; the accepted "
+                                "native options are " ACCEPTED_OPTIONS_TEXT,
+                                option->string);
             goto out;
         }
         cJSON_DeleteItemFromObjectCaseSensitive(body, option->string);
@@ -137,14 +150,18 @@ static qf_status add_messages(chat_state *st, cJSON *body, qf_error *err)
     for (size_t i = 0; messages && i < count; i++) {
         const char *role = NULL, *content = NULL;
         size_t len = 0;
-        qf_status status = host->request_message(st->req, i, &role, &content, &len);
+        qf_status status =
+            host->request_message(st->req, i, &role, &content, &len);
         if (status != QF_OK)
-            return host->error_set(err, status, "openai: could not read message %zu "
-                                   "of request %s", i, host->request_id(st->req));
+            return host->error_set(err, status,
+                                   "openai: could not read message %zu "
+                                   "of request %s",
+                                   i, host->request_id(st->req));
 
         char *text = strndup(content ? content : "", len);
         cJSON *message = cJSON_CreateObject();
-        if (!text || !message || !cJSON_AddStringToObject(message, "role", role) ||
+        if (!text || !message ||
+            !cJSON_AddStringToObject(message, "role", role) ||
             !cJSON_AddStringToObject(message, "content", text) ||
             !cJSON_AddItemToArray(messages, message)) {
             free(text);
@@ -154,7 +171,9 @@ static qf_status add_messages(chat_state *st, cJSON *body, qf_error *err)
         free(text);
         st->prompt_bytes += len;
     }
-    return messages ? QF_OK : host->error_set(err, QF_ERR_NOMEM, "openai: out of memory");
+    return messages
+               ? QF_OK
+               : host->error_set(err, QF_ERR_NOMEM, "openai: out of memory");
 }
 
 static qf_status build_body(chat_state *st, const char *model, int stream,
@@ -205,7 +224,8 @@ static void read_usage(chat_state *st, const cJSON *usage)
     if (!cJSON_IsObject(usage))
         return;
     st->usage.prompt_tokens = json_count(usage, "prompt_tokens", &found);
-    st->usage.completion_tokens = json_count(usage, "completion_tokens", &found);
+    st->usage.completion_tokens =
+        json_count(usage, "completion_tokens", &found);
     int cached_found = 0;
     st->usage.cached_tokens = json_count(
         cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
@@ -214,10 +234,12 @@ static void read_usage(chat_state *st, const cJSON *usage)
 }
 
 /* Keep model, finish reason and usage of one completion object or chunk. */
-static void read_metadata(chat_state *st, const cJSON *json, const cJSON *choice)
+static void read_metadata(chat_state *st, const cJSON *json,
+                          const cJSON *choice)
 {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(json, "model");
-    const cJSON *finish = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
+    const cJSON *finish =
+        cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
 
     if (cJSON_IsString(model) && model->valuestring[0])
         snprintf(st->model, sizeof(st->model), "%s", model->valuestring);
@@ -235,7 +257,8 @@ static qf_status upstream_error_in_body(chat_state *st, const cJSON *json,
     if (!qf_openai_json_error(json, message, sizeof(message)))
         return QF_OK;
     return st->oa->host->error_set(err, QF_ERR_UPSTREAM,
-                                   "openai: upstream returned an error: %s", message);
+                                   "openai: upstream returned an error: %s",
+                                   message);
 }
 
 /* --- Streaming ------------------------------------------------------- */
@@ -262,8 +285,10 @@ static qf_status read_chunk(chat_state *st, const cJSON *json, qf_error *err)
     size_t len = strlen(content->valuestring);
     qf_status status = host->stream_write(st->resp, content->valuestring, len);
     if (status != QF_OK)
-        return host->error_set(err, status, "openai: request %s: the stream was "
-                               "stopped by its receiver", host->request_id(st->req));
+        return host->error_set(err, status,
+                               "openai: request %s: the stream was "
+                               "stopped by its receiver",
+                               host->request_id(st->req));
     st->chunks++;
     st->reply_bytes += len;
     return QF_OK;
@@ -286,9 +311,11 @@ static qf_status on_stream_event(void *user, const qf_sse_event *event)
     cJSON *json = cJSON_ParseWithLength(event->data, event->data_len);
     if (!cJSON_IsObject(json)) {
         cJSON_Delete(json);
-        return host->error_set(sink->err, QF_ERR_PROTOCOL,
-                               "openai: upstream sent a stream event that is not "
-                               "a JSON object: %.80s", event->data);
+        return host->error_set(
+            sink->err, QF_ERR_PROTOCOL,
+            "openai: upstream sent a stream event that is not "
+            "a JSON object: %.80s",
+            event->data);
     }
     status = upstream_error_in_body(st, json, sink->err);
     if (status == QF_OK && strcmp(event->event, "error") == 0)
@@ -307,10 +334,12 @@ static qf_status on_stream_body(void *user, const char *bytes, size_t len,
 {
     chat_state *st = user;
     stream_sink sink = {st, err};
-    qf_status status = qf_sse_parser_feed(st->sse, bytes, len, on_stream_event, &sink);
+    qf_status status =
+        qf_sse_parser_feed(st->sse, bytes, len, on_stream_event, &sink);
 
     if (status == QF_ERR_TOO_LARGE)
-        st->oa->host->error_set(err, status, "openai: a stream event exceeded "
+        st->oa->host->error_set(err, status,
+                                "openai: a stream event exceeded "
                                 "max_response_bytes (%zu bytes)",
                                 st->oa->max_response_bytes);
     else if (status == QF_ERR_NOMEM)
@@ -356,15 +385,17 @@ static qf_status read_completion(chat_state *st, const openai_buffer *body,
                                  qf_error *err)
 {
     const qf_host *host = st->oa->host;
-    cJSON *json = cJSON_ParseWithLength(body->data ? body->data : "", body->len);
+    cJSON *json =
+        cJSON_ParseWithLength(body->data ? body->data : "", body->len);
     qf_status status = QF_OK;
 
     if (!cJSON_IsObject(json)) {
-        status = host->error_set(err, QF_ERR_PROTOCOL,
-                                 "openai: upstream returned HTTP 200 with a body "
-                                 "that is not a JSON object (%zu bytes); check "
-                                 "that base_url points at an OpenAI-compatible API",
-                                 body->len);
+        status =
+            host->error_set(err, QF_ERR_PROTOCOL,
+                            "openai: upstream returned HTTP 200 with a body "
+                            "that is not a JSON object (%zu bytes); check "
+                            "that base_url points at an OpenAI-compatible API",
+                            body->len);
         goto out;
     }
     if ((status = upstream_error_in_body(st, json, err)))
@@ -374,7 +405,8 @@ static qf_status read_completion(chat_state *st, const openai_buffer *body,
         cJSON_GetObjectItemCaseSensitive(json, "choices"), 0);
     const cJSON *message = cJSON_GetObjectItemCaseSensitive(choice, "message");
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(message, "content");
-    if (!cJSON_IsObject(message) || !(cJSON_IsString(content) || cJSON_IsNull(content))) {
+    if (!cJSON_IsObject(message) ||
+        !(cJSON_IsString(content) || cJSON_IsNull(content))) {
         status = host->error_set(err, QF_ERR_PROTOCOL,
                                  "openai: upstream answer has no "
                                  "choices[0].message.content");
@@ -416,10 +448,11 @@ static qf_status resolve_model(openai_instance *oa, const qf_request *req,
 
     *model = requested && requested[0] ? requested : oa->model;
     if (!*model || !(*model)[0])
-        return oa->host->error_set(err, QF_ERR_CONFIG,
-                                   "openai: request %s names no model; set model "
-                                   "in the provider block or the role",
-                                   oa->host->request_id(req));
+        return oa->host->error_set(
+            err, QF_ERR_CONFIG,
+            "openai: request %s names no model; set model "
+            "in the provider block or the role",
+            oa->host->request_id(req));
     return QF_OK;
 }
 
@@ -466,7 +499,8 @@ qf_status qf_openai_complete(void *instance, const qf_request *req,
         (status = build_body(&st, model, stream, &body, err)))
         goto out;
     if (stream && !(st.sse = qf_sse_parser_create(oa->max_response_bytes))) {
-        status = oa->host->error_set(err, QF_ERR_NOMEM, "openai: out of memory");
+        status =
+            oa->host->error_set(err, QF_ERR_NOMEM, "openai: out of memory");
         goto out;
     }
 

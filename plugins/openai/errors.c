@@ -141,7 +141,7 @@ void qf_openai_error_message(const char *body, size_t len, long http_status,
     } else if (qf_openai_json_error(json, out, out_size)) {
         /* written */
     } else if (cJSON_IsString(message = cJSON_GetObjectItemCaseSensitive(
-                   json, "message"))) {
+                                  json, "message"))) {
         copy_line(out, out_size, message->valuestring,
                   strlen(message->valuestring), out_size);
     } else {

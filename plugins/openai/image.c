@@ -13,8 +13,8 @@
 #include <openssl/evp.h>
 
 /* Image params copied from the request when present. */
-static const char *const image_params[] = {"size", "n", "quality", "style",
-                                           "background", "output_format"};
+static const char *const image_params[] = {
+    "size", "n", "quality", "style", "background", "output_format"};
 
 /* The text of the last user message, or NULL. */
 static const char *last_user_prompt(const qf_host *host, const qf_request *req,
@@ -30,8 +30,8 @@ static const char *last_user_prompt(const qf_host *host, const qf_request *req,
 }
 
 static qf_status build_image_body(openai_instance *oa, const qf_request *req,
-                                  const char *model, char **out, size_t *prompt_len,
-                                  qf_error *err)
+                                  const char *model, char **out,
+                                  size_t *prompt_len, qf_error *err)
 {
     const qf_host *host = oa->host;
     const char *prompt = last_user_prompt(host, req, prompt_len);
@@ -40,7 +40,8 @@ static qf_status build_image_body(openai_instance *oa, const qf_request *req,
     qf_status status = QF_OK;
 
     if (!prompt) {
-        status = host->error_set(err, QF_ERR_INVALID, "openai: image request %s has "
+        status = host->error_set(err, QF_ERR_INVALID,
+                                 "openai: image request %s has "
                                  "no user message to use as the prompt",
                                  host->request_id(req));
         goto out;
@@ -51,7 +52,8 @@ static qf_status build_image_body(openai_instance *oa, const qf_request *req,
     }
     cJSON_AddStringToObject(body, "model", model);
     cJSON_AddStringToObject(body, "prompt", text);
-    for (size_t i = 0; i < sizeof(image_params) / sizeof(image_params[0]); i++) {
+    for (size_t i = 0; i < sizeof(image_params) / sizeof(image_params[0]);
+         i++) {
         const char *value = host->request_param(req, image_params[i]);
         cJSON *parsed = value ? cJSON_Parse(value) : NULL;
         if (parsed)
@@ -104,19 +106,23 @@ static qf_status add_images(openai_instance *oa, qf_response *resp,
     const cJSON *item;
     size_t index = 0;
 
-    cJSON_ArrayForEach(item, data) {
+    cJSON_ArrayForEach(item, data)
+    {
         const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(item, "b64_json");
         size_t len = 0;
         unsigned char *bytes =
             cJSON_IsString(b64) ? decode_base64(b64->valuestring, &len) : NULL;
         if (!bytes)
-            return host->error_set(err, QF_ERR_PROTOCOL, "openai: image %zu of the "
-                                   "answer has no valid b64_json", index);
-        qf_status status = host->response_add_image(resp, bytes, len, "image/png");
+            return host->error_set(err, QF_ERR_PROTOCOL,
+                                   "openai: image %zu of the "
+                                   "answer has no valid b64_json",
+                                   index);
+        qf_status status =
+            host->response_add_image(resp, bytes, len, "image/png");
         free(bytes);
         if (status != QF_OK)
-            return host->error_set(err, status, "openai: could not store image %zu",
-                                   index);
+            return host->error_set(err, status,
+                                   "openai: could not store image %zu", index);
         index++;
     }
     if (index == 0)
@@ -130,17 +136,22 @@ static qf_status read_images(openai_instance *oa, qf_response *resp,
                              qf_error *err)
 {
     const qf_host *host = oa->host;
-    cJSON *json = cJSON_ParseWithLength(body->data ? body->data : "", body->len);
+    cJSON *json =
+        cJSON_ParseWithLength(body->data ? body->data : "", body->len);
     qf_usage usage = {sizeof(qf_usage), 0, 0, 0, 0};
     qf_status status;
 
     if (!cJSON_IsObject(json)) {
-        status = host->error_set(err, QF_ERR_PROTOCOL, "openai: upstream returned "
-                                 "HTTP 200 with an image body that is not a JSON "
-                                 "object (%zu bytes)", body->len);
+        status =
+            host->error_set(err, QF_ERR_PROTOCOL,
+                            "openai: upstream returned "
+                            "HTTP 200 with an image body that is not a JSON "
+                            "object (%zu bytes)",
+                            body->len);
         goto out;
     }
-    status = add_images(oa, resp, cJSON_GetObjectItemCaseSensitive(json, "data"), err);
+    status = add_images(oa, resp,
+                        cJSON_GetObjectItemCaseSensitive(json, "data"), err);
     if (status != QF_OK)
         goto out;
 
@@ -175,9 +186,12 @@ qf_status qf_openai_generate_image(void *instance, const qf_request *req,
 
     memset(&call, 0, sizeof(call));
     if (!model || !model[0])
-        return host->error_set(err, QF_ERR_CONFIG, "openai: image request %s names "
-                               "no model; set model in the provider block or the "
-                               "role", host->request_id(req));
+        return host->error_set(
+            err, QF_ERR_CONFIG,
+            "openai: image request %s names "
+            "no model; set model in the provider block or the "
+            "role",
+            host->request_id(req));
     if ((status = build_image_body(oa, req, model, &body, &prompt_len, err)))
         goto out;
 

@@ -27,7 +27,7 @@ int qf_openai_model_uses_max_completion_tokens(const char *model)
         model = slash + 1;
 
     for (size_t i = 0; i < sizeof(completion_token_families) /
-                                sizeof(completion_token_families[0]);
+                               sizeof(completion_token_families[0]);
          i++) {
         const char *family = completion_token_families[i];
         size_t n = strlen(family);

@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#define DEFAULT_BASE_URL "https://api.openai.com/v1"
+#define DEFAULT_BASE_URL           "https://api.openai.com/v1"
 #define DEFAULT_MAX_RESPONSE_BYTES (16 * 1024 * 1024)
 
 static const qf_option_spec options[] = {
@@ -54,12 +54,15 @@ static qf_status read_string(openai_instance *oa, const char *path,
     if (!value)
         return QF_OK;
     *out = strdup(value);
-    return *out ? QF_OK : oa->host->error_set(err, QF_ERR_NOMEM, "openai: out of memory");
+    return *out ? QF_OK
+                : oa->host->error_set(err, QF_ERR_NOMEM,
+                                      "openai: out of memory");
 }
 
 /* Read an integer setting within [min, max], or `fallback` when absent. */
-static qf_status read_int(openai_instance *oa, const char *path, int64_t fallback,
-                          int64_t min, int64_t max, int64_t *out, qf_error *err)
+static qf_status read_int(openai_instance *oa, const char *path,
+                          int64_t fallback, int64_t min, int64_t max,
+                          int64_t *out, qf_error *err)
 {
     qf_status status = oa->host->config_int(oa->ctx, path, out, err);
 
@@ -82,16 +85,19 @@ static qf_status read_limits(openai_instance *oa, qf_error *err)
     int64_t value;
     qf_status status;
 
-    if ((status = read_int(oa, "timeout.connect_seconds", 10, 1, 3600, &value, err)))
+    if ((status =
+             read_int(oa, "timeout.connect_seconds", 10, 1, 3600, &value, err)))
         return status;
     oa->connect_timeout_ms = value * 1000;
-    if ((status = read_int(oa, "timeout.total_seconds", 120, 1, 86400, &value, err)))
+    if ((status =
+             read_int(oa, "timeout.total_seconds", 120, 1, 86400, &value, err)))
         return status;
     oa->total_timeout_ms = value * 1000;
     if ((status = read_int(oa, "retry.max_attempts", 3, 1, 100, &value, err)))
         return status;
     oa->max_attempts = (int)value;
-    if ((status = read_int(oa, "retry.max_wait_seconds", 30, 0, 86400, &value, err)))
+    if ((status =
+             read_int(oa, "retry.max_wait_seconds", 30, 0, 86400, &value, err)))
         return status;
     oa->max_wait_ms = value * 1000;
     if ((status = read_int(oa, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES,
@@ -148,7 +154,8 @@ static qf_status add_extra_headers(openai_instance *oa, qf_error *err)
                                      "names to string values");
         goto out;
     }
-    cJSON_ArrayForEach(entry, map) {
+    cJSON_ArrayForEach(entry, map)
+    {
         char number[32];
         const char *value = cJSON_IsString(entry) ? entry->valuestring : NULL;
 
@@ -225,17 +232,19 @@ static qf_status read_settings(openai_instance *oa, qf_error *err)
 {
     qf_status status;
 
-    if ((status = read_string(oa, "base_url", DEFAULT_BASE_URL, &oa->base_url, err)))
+    if ((status =
+             read_string(oa, "base_url", DEFAULT_BASE_URL, &oa->base_url, err)))
         return status;
     size_t len = strlen(oa->base_url);
     while (len > 0 && oa->base_url[len - 1] == '/')
         oa->base_url[--len] = '\0';
     if (strncmp(oa->base_url, "http://", 7) != 0 &&
         strncmp(oa->base_url, "https://", 8) != 0)
-        return oa->host->error_set(err, QF_ERR_CONFIG,
-                                   "openai: base_url \"%s\" is invalid; expected "
-                                   "an http:// or https:// URL such as %s",
-                                   oa->base_url, DEFAULT_BASE_URL);
+        return oa->host->error_set(
+            err, QF_ERR_CONFIG,
+            "openai: base_url \"%s\" is invalid; expected "
+            "an http:// or https:// URL such as %s",
+            oa->base_url, DEFAULT_BASE_URL);
 
     if ((status = read_string(oa, "model", NULL, &oa->model, err)))
         return status;
@@ -278,7 +287,8 @@ static qf_status openai_create(const qf_host *host, qf_context *ctx,
     oa->host = host;
     oa->ctx = ctx;
     pthread_mutex_init(&oa->lock, NULL);
-    oa->jitter_state = (uint64_t)host->monotonic_ns(ctx) ^ (uint64_t)(uintptr_t)oa;
+    oa->jitter_state =
+        (uint64_t)host->monotonic_ns(ctx) ^ (uint64_t)(uintptr_t)oa;
 
     status = read_settings(oa, err);
     if (status == QF_OK)
@@ -298,8 +308,11 @@ static qf_status openai_create(const qf_host *host, qf_context *ctx,
 }
 
 static const qf_provider_vtable provider = {
-    sizeof(qf_provider_vtable), openai_create, openai_destroy,
-    qf_openai_complete, qf_openai_generate_image,
+    sizeof(qf_provider_vtable),
+    openai_create,
+    openai_destroy,
+    qf_openai_complete,
+    qf_openai_generate_image,
 };
 
 static const qf_plugin_descriptor descriptor = {

@@ -19,9 +19,9 @@
 
 #include "qf/plugin.h"
 
-#define QF_OPENAI_POOL_MAX 8            /* idle easy handles kept per instance */
-#define QF_OPENAI_BACKOFF_BASE_MS 500   /* first retry waits up to this long */
-#define QF_OPENAI_ERROR_TEXT_MAX 200    /* bytes kept of a text error body */
+#define QF_OPENAI_POOL_MAX        8   /* idle easy handles kept per instance */
+#define QF_OPENAI_BACKOFF_BASE_MS 500 /* first retry waits up to this long */
+#define QF_OPENAI_ERROR_TEXT_MAX  200 /* bytes kept of a text error body */
 
 typedef struct openai_instance {
     const qf_host *host;
@@ -61,8 +61,8 @@ typedef struct openai_buffer {
  */
 typedef struct openai_call {
     const qf_request *req;
-    const char *path;      /* "/chat/completions" */
-    const char *body;      /* request body, JSON */
+    const char *path; /* "/chat/completions" */
+    const char *body; /* request body, JSON */
     qf_status (*on_body)(void *user, const char *bytes, size_t len,
                          qf_error *err);
     void (*on_attempt)(void *user);

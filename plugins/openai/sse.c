@@ -103,7 +103,8 @@ static qf_status dispatch(qf_sse_parser *parser, qf_sse_event_fn on_event,
     if (parser->data.len > 0) {
         parser->data.len--; /* the "\n" after the last data line */
         parser->data.data[parser->data.len] = '\0';
-        event.event = parser->event_type.len ? parser->event_type.data : "message";
+        event.event =
+            parser->event_type.len ? parser->event_type.data : "message";
         event.data = parser->data.data;
         event.data_len = parser->data.len;
         event.id = parser->last_id.len ? parser->last_id.data : "";
@@ -116,7 +117,8 @@ static qf_status dispatch(qf_sse_parser *parser, qf_sse_event_fn on_event,
 }
 
 /* Apply one field line ("name:value", "name: value" or "name"). */
-static qf_status apply_field(qf_sse_parser *parser, const char *line, size_t len)
+static qf_status apply_field(qf_sse_parser *parser, const char *line,
+                             size_t len)
 {
     const char *colon = memchr(line, ':', len);
     size_t name_len = colon ? (size_t)(colon - line) : len;
@@ -148,13 +150,14 @@ static qf_status apply_field(qf_sse_parser *parser, const char *line, size_t len
 /* A whole line was read: dispatch on a blank line, skip comments, else
  * apply the field. */
 static qf_status end_line(qf_sse_parser *parser, qf_sse_event_fn on_event,
-                         void *user)
+                          void *user)
 {
     const char *line = parser->line.data;
     size_t len = parser->line.len;
     qf_status status = QF_OK;
 
-    if (parser->first_line && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+    if (parser->first_line && len >= 3 &&
+        memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
         line += 3;
         len -= 3;
     }
@@ -194,7 +197,8 @@ qf_status qf_sse_parser_feed(qf_sse_parser *parser, const char *bytes,
 
         /* Copy the run of bytes up to the next line end in one step. */
         size_t run = 1;
-        while (i + run < len && bytes[i + run] != '\r' && bytes[i + run] != '\n')
+        while (i + run < len && bytes[i + run] != '\r' &&
+               bytes[i + run] != '\n')
             run++;
         if (parser->line.len + run > parser->max_bytes)
             parser->status = QF_ERR_TOO_LARGE;

@@ -182,7 +182,8 @@ static void set_options(attempt_state *a, const char *url)
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)oa->connect_timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)oa->connect_timeout_ms);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)oa->total_timeout_ms);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, oa->headers);
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -205,32 +206,34 @@ static int is_retryable_http(long status)
 static qf_status transfer_failure(attempt_state *a, CURLcode rc, int *retryable)
 {
     const qf_host *host = a->oa->host;
-    const char *detail = a->curl_message[0] ? a->curl_message
-                                            : curl_easy_strerror(rc);
+    const char *detail =
+        a->curl_message[0] ? a->curl_message : curl_easy_strerror(rc);
     openai_call *call = a->call;
 
     if (rc != CURLE_OPERATION_TIMEDOUT && call->on_body && a->status >= 200 &&
         a->status < 300) {
         *retryable = !call->chunks_written(call->user);
-        return host->error_set(a->err, QF_ERR_STREAM_CUT,
-                               "openai: upstream stream was cut before its end (%s)",
-                               detail);
+        return host->error_set(
+            a->err, QF_ERR_STREAM_CUT,
+            "openai: upstream stream was cut before its end (%s)", detail);
     }
     if (rc == CURLE_OPERATION_TIMEDOUT) {
         /* NOTE: a timeout, connect or total, is not retried, because each
          * retry could add another timeout.total_seconds to the call. */
         return host->error_set(
             a->err, QF_ERR_TIMEOUT,
-            "openai: request to %s%s timed out (%s); raise timeout.total_seconds "
+            "openai: request to %s%s timed out (%s); raise "
+            "timeout.total_seconds "
             "or timeout.connect_seconds, or check the server",
             a->oa->base_url, call->path, detail);
     }
 
     *retryable = 1;
-    return host->error_set(a->err, QF_ERR_CONNECT,
-                           "openai: could not complete the request to %s%s (%s); "
-                           "check base_url and that the server is running",
-                           a->oa->base_url, call->path, detail);
+    return host->error_set(
+        a->err, QF_ERR_CONNECT,
+        "openai: could not complete the request to %s%s (%s); "
+        "check base_url and that the server is running",
+        a->oa->base_url, call->path, detail);
 }
 
 /* Status of an attempt that received a non-2xx response. */
@@ -243,7 +246,8 @@ static qf_status http_failure(attempt_state *a, int *retryable)
     qf_openai_error_message(call->response.data, call->response.len, a->status,
                             message, sizeof(message));
     host->error_set(a->err, QF_ERR_UPSTREAM,
-                    "openai: upstream returned HTTP %ld: %s", a->status, message);
+                    "openai: upstream returned HTTP %ld: %s", a->status,
+                    message);
     host->error_set_http_status(a->err, (int)a->status);
     if (call->retry_after_ms >= 0)
         host->error_set_retry_after_ms(a->err, call->retry_after_ms);
@@ -322,7 +326,8 @@ static qf_status attempt_once(openai_instance *oa, openai_call *call,
     call->http_status = a.status;
     call->retry_after_ms = qf_openai_retry_after_parse(
         a.retry_after[0] ? a.retry_after : NULL,
-        a.retry_after_ms[0] ? a.retry_after_ms : NULL, oa->host->now_ms(oa->ctx));
+        a.retry_after_ms[0] ? a.retry_after_ms : NULL,
+        oa->host->now_ms(oa->ctx));
     return classify(&a, rc, retryable);
 }
 
@@ -363,11 +368,12 @@ static void log_no_retry(openai_instance *oa, const openai_call *call,
 
     if (!host->log_enabled(oa->ctx, QF_LOG_INFO))
         return;
-    host->log(oa->ctx, QF_LOG_INFO,
-              "request %s: not retrying HTTP %ld: the server asks to wait %lld ms, "
-              "more than the %lld ms left of retry.max_wait_seconds",
-              host->request_id(call->req), call->http_status,
-              (long long)call->retry_after_ms, (long long)remaining);
+    host->log(
+        oa->ctx, QF_LOG_INFO,
+        "request %s: not retrying HTTP %ld: the server asks to wait %lld ms, "
+        "more than the %lld ms left of retry.max_wait_seconds",
+        host->request_id(call->req), call->http_status,
+        (long long)call->retry_after_ms, (long long)remaining);
 }
 
 qf_status qf_openai_call_run(openai_instance *oa, openai_call *call,
@@ -390,8 +396,10 @@ qf_status qf_openai_call_run(openai_instance *oa, openai_call *call,
             call->on_attempt(call->user);
         call->response.len = 0;
         if (host->log_enabled(oa->ctx, QF_LOG_DEBUG))
-            host->log(oa->ctx, QF_LOG_DEBUG, "request %s: POST %s (%zu bytes), attempt %d",
-                      host->request_id(call->req), url, strlen(call->body), attempt);
+            host->log(oa->ctx, QF_LOG_DEBUG,
+                      "request %s: POST %s (%zu bytes), attempt %d",
+                      host->request_id(call->req), url, strlen(call->body),
+                      attempt);
 
         status = attempt_once(oa, call, url, err, &retryable);
         if (status == QF_OK || !retryable || attempt >= oa->max_attempts)

@@ -21,9 +21,9 @@
 #include "runtime.h"
 #include "testutil.h"
 
-#define PROMPT "hello there world" /* 17 bytes: 5 prompt tokens */
-#define REPLY "Echo: hello there world"
-#define API_KEY "sk-test-7f3a9c2e5b"
+#define PROMPT     "hello there world" /* 17 bytes: 5 prompt tokens */
+#define REPLY      "Echo: hello there world"
+#define API_KEY    "sk-test-7f3a9c2e5b"
 #define MAX_SLEEPS 16
 #define MAX_CHUNKS 64
 
@@ -140,28 +140,30 @@ static void open_runtime_at(const char *base_url, const char *extra,
     char *text, *path, *plugins = qf_test_build_path("plugins");
     qf_runtime_options options;
 
-    ck_assert_int_ne(asprintf(&text,
-                              "state_dir: state\n"
-                              "plugin_dirs: [\"%s\"]\n"
-                              "providers:\n"
-                              "  image:\n"
-                              "    default: openai\n"
-                              "    openai:\n"
-                              "      base_url: \"%s/v1\"\n"
-                              "      api_key: \"%s\"\n"
-                              "      model: gpt-image-1\n"
-                              "%s"
-                              "  text:\n"
-                              "    default: openai\n"
-                              "    openai:\n"
-                              "      base_url: \"%s\"\n"
-                              "      api_key: \"%s\"\n"
-                              "%s"
-                              "%s%s",
-                              plugins, w.sim.base_url, API_KEY,
-                              w.image_extra ? w.image_extra : "", base_url, API_KEY,
-                              strstr(extra, "model:") ? "" : "      model: gpt-4o-mini\n",
-                              extra, headers[0] ? "      headers:\n" : ""), -1);
+    ck_assert_int_ne(
+        asprintf(&text,
+                 "state_dir: state\n"
+                 "plugin_dirs: [\"%s\"]\n"
+                 "providers:\n"
+                 "  image:\n"
+                 "    default: openai\n"
+                 "    openai:\n"
+                 "      base_url: \"%s/v1\"\n"
+                 "      api_key: \"%s\"\n"
+                 "      model: gpt-image-1\n"
+                 "%s"
+                 "  text:\n"
+                 "    default: openai\n"
+                 "    openai:\n"
+                 "      base_url: \"%s\"\n"
+                 "      api_key: \"%s\"\n"
+                 "%s"
+                 "%s%s",
+                 plugins, w.sim.base_url, API_KEY,
+                 w.image_extra ? w.image_extra : "", base_url, API_KEY,
+                 strstr(extra, "model:") ? "" : "      model: gpt-4o-mini\n",
+                 extra, headers[0] ? "      headers:\n" : ""),
+        -1);
     if (headers[0]) {
         char *more;
         ck_assert_int_ne(asprintf(&more, "%s%s", text, headers), -1);
@@ -196,8 +198,8 @@ static qf_status run_role(const char *role, const char *prompt, int stream)
     qf_status status;
 
     ck_assert_int_eq(qf_request_create(w.rt, role, NULL, &req, &w.err), QF_OK);
-    ck_assert_int_eq(qf_request_add_message(req, "user", prompt, strlen(prompt)),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_request_add_message(req, "user", prompt, strlen(prompt)), QF_OK);
     qf_request_set_stream(req, stream, 1);
     status = qf_runtime_run(w.rt, req, stream ? &sink : NULL, &w.resp, &w.err);
     qf_request_free(req);
@@ -309,7 +311,8 @@ static void check_error(qf_status status, int http_status, const char *message)
     ck_assert_str_eq(w.err.message, message);
 }
 
-static const char *const reply_chunks[] = {"Echo: ", "hello ", "there ", "world"};
+static const char *const reply_chunks[] = {"Echo: ", "hello ", "there ",
+                                           "world"};
 
 /* --- Plain and streamed chat ---------------------------------------- */
 
@@ -322,7 +325,8 @@ START_TEST(chat_plain)
     check_finish("stop");
     ck_assert_str_eq(host()->response_model(w.resp), "gpt-4o-mini");
     ck_assert_int_eq(request_count(), 1);
-    check_body_has("\"messages\":[{\"role\":\"user\",\"content\":\"" PROMPT "\"}]");
+    check_body_has("\"messages\":[{\"role\":\"user\",\"content\":\"" PROMPT
+                   "\"}]");
     check_body_lacks("\"stream\"");
 }
 END_TEST
@@ -371,7 +375,8 @@ START_TEST(stream_cut)
     ck_assert_int_eq(run(1), QF_ERR_STREAM_CUT);
     ck_assert_int_eq(w.err.status, QF_ERR_STREAM_CUT);
     ck_assert_msg(strncmp(w.err.message,
-                          "openai: upstream stream was cut before its end (", 48) == 0,
+                          "openai: upstream stream was cut before its end (",
+                          48) == 0,
                   "message: %s", w.err.message);
     check_chunks(reply_chunks, 2);
     /* Chunks were written, so the request is not retried. */
@@ -385,9 +390,10 @@ START_TEST(stream_error_mid_stream)
     open_runtime("", "        X-QF-Sim-Fault: error-mid-stream\n");
     ck_assert_int_eq(run(1), QF_ERR_UPSTREAM);
     ck_assert_int_eq(w.err.status, QF_ERR_UPSTREAM);
-    ck_assert_str_eq(w.err.message, "openai: upstream returned an error: qf-sim "
-                                    "error-mid-stream fault: the stream failed "
-                                    "after two chunks");
+    ck_assert_str_eq(w.err.message,
+                     "openai: upstream returned an error: qf-sim "
+                     "error-mid-stream fault: the stream failed "
+                     "after two chunks");
     check_chunks(reply_chunks, 2);
     ck_assert_int_eq(request_count(), 1);
 }
@@ -398,8 +404,10 @@ START_TEST(stream_malformed)
     open_runtime("", "        X-QF-Sim-Fault: malformed\n");
     ck_assert_int_eq(run(1), QF_ERR_PROTOCOL);
     ck_assert_int_eq(w.err.status, QF_ERR_PROTOCOL);
-    ck_assert_msg(strncmp(w.err.message, "openai: upstream sent a stream event "
-                          "that is not a JSON object: ", 62) == 0,
+    ck_assert_msg(strncmp(w.err.message,
+                          "openai: upstream sent a stream event "
+                          "that is not a JSON object: ",
+                          62) == 0,
                   "message: %s", w.err.message);
     ck_assert_int_eq(w.got.count, 0);
     ck_assert_int_eq(request_count(), 1);
@@ -423,7 +431,8 @@ END_TEST
 
 START_TEST(max_tokens_renamed_for_o1)
 {
-    open_runtime("      model: o1-mini\n      params:\n        max_tokens: 2\n", "");
+    open_runtime("      model: o1-mini\n      params:\n        max_tokens: 2\n",
+                 "");
     ck_assert_int_eq(run(0), QF_OK);
     check_text("Echo: hello");
     check_usage(5, 0, 2, 0);
@@ -438,7 +447,8 @@ END_TEST
 START_TEST(params_and_options_sent)
 {
     open_runtime("      params:\n        temperature: 0.5\n        seed: 7\n"
-                 "      options:\n        user: u-42\n", "");
+                 "      options:\n        user: u-42\n",
+                 "");
     ck_assert_int_eq(run(0), QF_OK);
     check_text(REPLY);
     ck_assert_int_eq(request_count(), 1);
@@ -465,7 +475,8 @@ END_TEST
 
 START_TEST(retry_429_seconds)
 {
-    open_runtime("", "        X-QF-Sim-Fault: \"429\"\n        X-QF-Sim-Fault-Times: \"1\"\n");
+    open_runtime("", "        X-QF-Sim-Fault: \"429\"\n        "
+                     "X-QF-Sim-Fault-Times: \"1\"\n");
     ck_assert_int_eq(run(0), QF_OK);
     ck_assert_int_eq(w.err.status, QF_OK);
     ck_assert_str_eq(w.err.message, "");
@@ -482,7 +493,8 @@ END_TEST
 
 START_TEST(retry_429_date)
 {
-    open_runtime("", "        X-QF-Sim-Fault: 429-date\n        X-QF-Sim-Fault-Times: \"1\"\n"
+    open_runtime("", "        X-QF-Sim-Fault: 429-date\n        "
+                     "X-QF-Sim-Fault-Times: \"1\"\n"
                      "        X-QF-Sim-Retry-After: \"3\"\n");
     ck_assert_int_eq(run(0), QF_OK);
     check_text(REPLY);
@@ -497,8 +509,10 @@ END_TEST
 
 START_TEST(retry_429_ms)
 {
-    open_runtime("", "        X-QF-Sim-Fault: 429-ms\n        X-QF-Sim-Fault-Times: \"1\"\n"
-                     "        X-QF-Sim-Retry-After: \"1500\"\n");
+    open_runtime(
+        "",
+        "        X-QF-Sim-Fault: 429-ms\n        X-QF-Sim-Fault-Times: \"1\"\n"
+        "        X-QF-Sim-Retry-After: \"1500\"\n");
     ck_assert_int_eq(run(0), QF_OK);
     check_text(REPLY);
     ck_assert_int_eq(request_count(), 2);
@@ -509,7 +523,8 @@ END_TEST
 
 START_TEST(retry_503_then_success)
 {
-    open_runtime("", "        X-QF-Sim-Fault: \"503\"\n        X-QF-Sim-Fault-Times: \"1\"\n");
+    open_runtime("", "        X-QF-Sim-Fault: \"503\"\n        "
+                     "X-QF-Sim-Fault-Times: \"1\"\n");
     ck_assert_int_eq(run(1), QF_OK);
     check_chunks(reply_chunks, 4);
     check_text(REPLY);
@@ -526,8 +541,9 @@ START_TEST(retry_500_exhausted)
 {
     open_runtime("", "        X-QF-Sim-Fault: \"500\"\n");
     ck_assert_int_eq(run(0), QF_ERR_UPSTREAM);
-    check_error(QF_ERR_UPSTREAM, 500, "openai: upstream returned HTTP 500: qf-sim "
-                                      "500 fault: internal server error");
+    check_error(QF_ERR_UPSTREAM, 500,
+                "openai: upstream returned HTTP 500: qf-sim "
+                "500 fault: internal server error");
     ck_assert_int_eq(request_count(), 3);
     ck_assert_int_eq(w.clock.sleep_count, 2);
     ck_assert_int_le(w.clock.sleeps[0], 500);
@@ -538,11 +554,13 @@ END_TEST
 START_TEST(retry_after_beyond_cap)
 {
     open_runtime("      retry:\n        max_wait_seconds: 2\n",
-                 "        X-QF-Sim-Fault: \"429\"\n        X-QF-Sim-Retry-After: \"5\"\n");
+                 "        X-QF-Sim-Fault: \"429\"\n        "
+                 "X-QF-Sim-Retry-After: \"5\"\n");
     ck_assert_int_eq(run(0), QF_ERR_UPSTREAM);
-    check_error(QF_ERR_UPSTREAM, 429,
-                "openai: upstream returned HTTP 429: Rate limit reached for "
-                "requests (qf-sim 429 fault). Retry after the time the server sent.");
+    check_error(
+        QF_ERR_UPSTREAM, 429,
+        "openai: upstream returned HTTP 429: Rate limit reached for "
+        "requests (qf-sim 429 fault). Retry after the time the server sent.");
     ck_assert_int_eq(w.err.retry_after_ms, 5000);
     ck_assert_int_eq(request_count(), 1);
     ck_assert_int_eq(w.clock.sleep_count, 0);
@@ -559,7 +577,8 @@ START_TEST(retry_connection_refused)
     open_runtime_at(base_url, "", "");
     ck_assert_int_eq(run(0), QF_ERR_CONNECT);
     ck_assert_int_eq(w.err.status, QF_ERR_CONNECT);
-    ck_assert_msg(strstr(w.err.message, "openai: could not complete the request to "
+    ck_assert_msg(strstr(w.err.message,
+                         "openai: could not complete the request to "
                          "http://127.0.0.1:") == w.err.message,
                   "message: %s", w.err.message);
     ck_assert_int_eq(w.clock.sleep_count, 2);
@@ -570,8 +589,9 @@ START_TEST(no_retry_400)
 {
     open_runtime("", "        X-QF-Sim-Fault: error-openai\n");
     ck_assert_int_eq(run(0), QF_ERR_UPSTREAM);
-    check_error(QF_ERR_UPSTREAM, 400, "openai: upstream returned HTTP 400: qf-sim "
-                                      "error-openai fault: the request was rejected");
+    check_error(QF_ERR_UPSTREAM, 400,
+                "openai: upstream returned HTTP 400: qf-sim "
+                "error-openai fault: the request was rejected");
     ck_assert_int_eq(request_count(), 1);
     ck_assert_int_eq(w.clock.sleep_count, 0);
 }
@@ -581,8 +601,9 @@ START_TEST(no_retry_401)
 {
     open_runtime("", "        X-QF-Sim-Fault: \"401\"\n");
     ck_assert_int_eq(run(0), QF_ERR_UPSTREAM);
-    check_error(QF_ERR_UPSTREAM, 401, "openai: upstream returned HTTP 401: "
-                                      "Incorrect API key provided (qf-sim 401 fault).");
+    check_error(QF_ERR_UPSTREAM, 401,
+                "openai: upstream returned HTTP 401: "
+                "Incorrect API key provided (qf-sim 401 fault).");
     ck_assert_int_eq(request_count(), 1);
     ck_assert_int_eq(w.clock.sleep_count, 0);
 }
@@ -597,8 +618,9 @@ START_TEST(no_retry_404)
     ck_assert_int_eq(run(0), QF_ERR_UPSTREAM);
     ck_assert_int_eq(w.err.status, QF_ERR_UPSTREAM);
     ck_assert_int_eq(w.err.http_status, 404);
-    ck_assert_msg(strncmp(w.err.message, "openai: upstream returned HTTP 404: ", 36) == 0,
-                  "message: %s", w.err.message);
+    ck_assert_msg(
+        strncmp(w.err.message, "openai: upstream returned HTTP 404: ", 36) == 0,
+        "message: %s", w.err.message);
     ck_assert_int_eq(request_count(), 1);
     ck_assert_int_eq(w.clock.sleep_count, 0);
 }
@@ -606,8 +628,9 @@ END_TEST
 
 START_TEST(timeout_is_not_retried)
 {
-    open_runtime("      timeout:\n        total_seconds: 1\n",
-                 "        X-QF-Sim-Fault: delay\n        X-QF-Sim-Delay-Ms: \"3000\"\n");
+    open_runtime(
+        "      timeout:\n        total_seconds: 1\n",
+        "        X-QF-Sim-Fault: delay\n        X-QF-Sim-Delay-Ms: \"3000\"\n");
     ck_assert_int_eq(run(0), QF_ERR_TIMEOUT);
     ck_assert_int_eq(w.err.status, QF_ERR_TIMEOUT);
     ck_assert_int_eq(request_count(), 1);
@@ -621,7 +644,8 @@ START_TEST(error_body_string)
 {
     open_runtime("", "        X-QF-Sim-Fault: error-string\n");
     ck_assert_int_eq(run(0), QF_ERR_UPSTREAM);
-    check_error(QF_ERR_UPSTREAM, 400, "openai: upstream returned HTTP 400: a bare string");
+    check_error(QF_ERR_UPSTREAM, 400,
+                "openai: upstream returned HTTP 400: a bare string");
     ck_assert_int_eq(request_count(), 1);
 }
 END_TEST
@@ -631,10 +655,11 @@ START_TEST(error_body_html)
     open_runtime("      retry:\n        max_attempts: 1\n",
                  "        X-QF-Sim-Fault: error-html\n");
     ck_assert_int_eq(run(0), QF_ERR_UPSTREAM);
-    check_error(QF_ERR_UPSTREAM, 502,
-                "openai: upstream returned HTTP 502: 502 Bad Gateway 502 Bad Gateway "
-                "qf-sim error-html fault: the upstream answered with this page "
-                "instead of JSON.");
+    check_error(
+        QF_ERR_UPSTREAM, 502,
+        "openai: upstream returned HTTP 502: 502 Bad Gateway 502 Bad Gateway "
+        "qf-sim error-html fault: the upstream answered with this page "
+        "instead of JSON.");
     ck_assert_int_eq(request_count(), 1);
 }
 END_TEST
@@ -644,9 +669,10 @@ START_TEST(error_body_ollama_shape)
     open_runtime("      retry:\n        max_attempts: 1\n",
                  "        X-QF-Sim-Fault: error-ollama\n");
     ck_assert_int_eq(run(0), QF_ERR_UPSTREAM);
-    check_error(QF_ERR_UPSTREAM, 500, "openai: upstream returned HTTP 500: qf-sim "
-                                      "error-ollama fault: the model runner stopped "
-                                      "unexpectedly");
+    check_error(QF_ERR_UPSTREAM, 500,
+                "openai: upstream returned HTTP 500: qf-sim "
+                "error-ollama fault: the model runner stopped "
+                "unexpectedly");
     ck_assert_int_eq(request_count(), 1);
 }
 END_TEST
@@ -667,8 +693,10 @@ START_TEST(malformed_body)
     open_runtime("", "        X-QF-Sim-Fault: malformed\n");
     ck_assert_int_eq(run(0), QF_ERR_PROTOCOL);
     ck_assert_int_eq(w.err.status, QF_ERR_PROTOCOL);
-    ck_assert_msg(strncmp(w.err.message, "openai: upstream returned HTTP 200 with a "
-                          "body that is not a JSON object", 72) == 0,
+    ck_assert_msg(strncmp(w.err.message,
+                          "openai: upstream returned HTTP 200 with a "
+                          "body that is not a JSON object",
+                          72) == 0,
                   "message: %s", w.err.message);
     ck_assert_int_eq(request_count(), 1);
 }
@@ -738,12 +766,14 @@ START_TEST(image_generation_png)
     open_runtime("", "");
     ck_assert_int_eq(run_role("illustrator", "a lighthouse at dusk", 0), QF_OK);
     ck_assert_uint_eq(host()->response_image_count(w.resp), 1);
-    ck_assert_int_eq(host()->response_image(w.resp, 0, &bytes, &len, &mime), QF_OK);
+    ck_assert_int_eq(host()->response_image(w.resp, 0, &bytes, &len, &mime),
+                     QF_OK);
     ck_assert_str_eq(mime, "image/png");
     ck_assert_uint_gt(len, 24);
     ck_assert_int_eq(memcmp(bytes, "\x89PNG\r\n\x1a\n", 8), 0);
     /* IHDR width and height, big-endian, at bytes 16 and 20: 256 x 256. */
-    ck_assert_int_eq(memcmp((const char *)bytes + 16, "\0\0\1\0\0\0\1\0", 8), 0);
+    ck_assert_int_eq(memcmp((const char *)bytes + 16, "\0\0\1\0\0\0\1\0", 8),
+                     0);
     /* 20 prompt bytes estimated; images have no output tokens. */
     check_usage(5, 0, 0, 1);
     ck_assert_int_eq(request_count(), 1);
@@ -763,12 +793,15 @@ START_TEST(image_generation_size_and_count)
     ck_assert_int_eq(run_role("illustrator", "two ships", 0), QF_OK);
     ck_assert_uint_eq(host()->response_image_count(w.resp), 2);
     for (size_t i = 0; i < 2; i++) {
-        ck_assert_int_eq(host()->response_image(w.resp, i, &bytes, &len, &mime), QF_OK);
+        ck_assert_int_eq(host()->response_image(w.resp, i, &bytes, &len, &mime),
+                         QF_OK);
         ck_assert_str_eq(mime, "image/png");
         ck_assert_uint_gt(len, 24);
-        ck_assert_int_eq(memcmp((const char *)bytes + 16, "\0\0\0\x40\0\0\0\x40", 8), 0);
+        ck_assert_int_eq(
+            memcmp((const char *)bytes + 16, "\0\0\0\x40\0\0\0\x40", 8), 0);
     }
-    /* No usage from the upstream: 9 prompt bytes estimated, no output tokens. */
+    /* No usage from the upstream: 9 prompt bytes estimated, no output tokens.
+     */
     check_usage(3, 0, 0, 1);
     check_body_has("\"n\":2");
     check_body_has("\"size\":\"64x64\"");
@@ -777,7 +810,7 @@ END_TEST
 
 /* --- Threads -------------------------------------------------------- */
 
-#define THREADS 4
+#define THREADS          4
 #define CALLS_PER_THREAD 5
 
 /* Run CALLS_PER_THREAD requests; returns how many returned REPLY. */
@@ -799,7 +832,8 @@ static void *run_calls(void *arg)
         qf_request_set_stream(req, i % 2, 1);
         if (qf_runtime_run(w.rt, req, NULL, &resp, &err) == QF_OK) {
             const char *text = h->response_text(resp, &len);
-            good += text && len == strlen(REPLY) && memcmp(text, REPLY, len) == 0;
+            good +=
+                text && len == strlen(REPLY) && memcmp(text, REPLY, len) == 0;
         }
         qf_response_free(resp);
         qf_request_free(req);
@@ -814,7 +848,8 @@ START_TEST(threads_share_instance)
 
     open_runtime("", "");
     for (int i = 0; i < THREADS; i++)
-        ck_assert_int_eq(pthread_create(&threads[i], NULL, run_calls, (void *)host()), 0);
+        ck_assert_int_eq(
+            pthread_create(&threads[i], NULL, run_calls, (void *)host()), 0);
     for (int i = 0; i < THREADS; i++) {
         void *result = NULL;
         pthread_join(threads[i], &result);
@@ -885,7 +920,8 @@ START_TEST(connection_reused)
     /* The first call opens a connection and the second reuses it. */
     char *opened = strstr(logged, "HTTP 200 (No error), 1 new connections");
     ck_assert_msg(opened != NULL, "log: %s", logged);
-    ck_assert_msg(strstr(opened, "HTTP 200 (No error), 0 new connections") != NULL,
+    ck_assert_msg(strstr(opened, "HTTP 200 (No error), 0 new connections") !=
+                      NULL,
                   "log: %s", logged);
     free(logged);
 }
@@ -895,7 +931,8 @@ START_TEST(api_key_not_logged)
 {
     int saved = capture_begin(QF_LOG_TRACE);
 
-    open_runtime("", "        X-QF-Sim-Fault: \"429\"\n        X-QF-Sim-Fault-Times: \"1\"\n");
+    open_runtime("", "        X-QF-Sim-Fault: \"429\"\n        "
+                     "X-QF-Sim-Fault-Times: \"1\"\n");
     qf_status plain = run(0);
     qf_status streamed = run_again(1);
     char *logged = capture_end(saved);
@@ -903,7 +940,8 @@ START_TEST(api_key_not_logged)
     ck_assert_int_eq(plain, QF_OK);
     ck_assert_int_eq(streamed, QF_OK);
     /* The trace log ran (the retry is logged) and never shows the key. */
-    ck_assert_msg(strstr(logged, "retrying in 1000 ms") != NULL, "log: %s", logged);
+    ck_assert_msg(strstr(logged, "retrying in 1000 ms") != NULL, "log: %s",
+                  logged);
     ck_assert_ptr_null(strstr(logged, API_KEY));
     ck_assert_ptr_null(strstr(logged, "sk-test"));
     free(logged);

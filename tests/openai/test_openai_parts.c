@@ -20,10 +20,12 @@ static const char *message_of(const char *body, long status)
 
 START_TEST(error_openai_object)
 {
-    ck_assert_str_eq(message_of("{\"error\":{\"message\":\"Invalid value for "
-                                "'temperature'\",\"type\":\"invalid_request_error\","
-                                "\"param\":\"temperature\",\"code\":null}}", 400),
-                     "Invalid value for 'temperature'");
+    ck_assert_str_eq(
+        message_of("{\"error\":{\"message\":\"Invalid value for "
+                   "'temperature'\",\"type\":\"invalid_request_error\","
+                   "\"param\":\"temperature\",\"code\":null}}",
+                   400),
+        "Invalid value for 'temperature'");
 }
 END_TEST
 
@@ -36,29 +38,34 @@ END_TEST
 
 START_TEST(error_message_field)
 {
-    ck_assert_str_eq(message_of("{\"message\":\"Too many requests\",\"code\":429}", 429),
-                     "Too many requests");
+    ck_assert_str_eq(
+        message_of("{\"message\":\"Too many requests\",\"code\":429}", 429),
+        "Too many requests");
 }
 END_TEST
 
 START_TEST(error_json_string)
 {
-    ck_assert_str_eq(message_of("\"upstream overloaded\"", 503), "upstream overloaded");
+    ck_assert_str_eq(message_of("\"upstream overloaded\"", 503),
+                     "upstream overloaded");
 }
 END_TEST
 
 START_TEST(error_object_without_message)
 {
-    ck_assert_str_eq(message_of("{\"error\":{\"code\":\"x\"}}", 400), "{\"code\":\"x\"}");
+    ck_assert_str_eq(message_of("{\"error\":{\"code\":\"x\"}}", 400),
+                     "{\"code\":\"x\"}");
 }
 END_TEST
 
 START_TEST(error_html_page)
 {
-    ck_assert_str_eq(message_of("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n"
-                                "<body><center><h1>502 Bad Gateway</h1></center>"
-                                "</body></html>\r\n", 502),
-                     "502 Bad Gateway 502 Bad Gateway");
+    ck_assert_str_eq(
+        message_of("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n"
+                   "<body><center><h1>502 Bad Gateway</h1></center>"
+                   "</body></html>\r\n",
+                   502),
+        "502 Bad Gateway 502 Bad Gateway");
 }
 END_TEST
 
@@ -123,10 +130,12 @@ END_TEST
 START_TEST(retry_after_http_date)
 {
     /* 00:00:10 GMT is 10000 ms after the epoch. */
-    ck_assert_int_eq(qf_openai_retry_after_parse("Thu, 01 Jan 1970 00:00:10 GMT",
-                                                 NULL, 4000), 6000);
-    ck_assert_int_eq(qf_openai_retry_after_parse("Thu, 01 Jan 1970 00:00:10 GMT",
-                                                 NULL, 20000), 0);
+    ck_assert_int_eq(qf_openai_retry_after_parse(
+                         "Thu, 01 Jan 1970 00:00:10 GMT", NULL, 4000),
+                     6000);
+    ck_assert_int_eq(qf_openai_retry_after_parse(
+                         "Thu, 01 Jan 1970 00:00:10 GMT", NULL, 20000),
+                     0);
 }
 END_TEST
 
@@ -149,11 +158,11 @@ END_TEST
 
 START_TEST(model_table_matches)
 {
-    static const char *const takes[] = {"o1", "o1-mini", "o1-preview", "o3",
-                                        "o3-mini-2025-01-31", "o4-mini", "gpt-5",
-                                        "gpt-5-mini", "gpt-5.1", "openai/o3"};
-    static const char *const keeps[] = {"gpt-4o", "gpt-4o-mini", "o10", "gpt-50",
-                                        "llama-o1", "gpt-4.1", ""};
+    static const char *const takes[] = {
+        "o1",      "o1-mini", "o1-preview", "o3",      "o3-mini-2025-01-31",
+        "o4-mini", "gpt-5",   "gpt-5-mini", "gpt-5.1", "openai/o3"};
+    static const char *const keeps[] = {
+        "gpt-4o", "gpt-4o-mini", "o10", "gpt-50", "llama-o1", "gpt-4.1", ""};
 
     for (size_t i = 0; i < sizeof(takes) / sizeof(takes[0]); i++)
         ck_assert_msg(qf_openai_model_uses_max_completion_tokens(takes[i]),

@@ -26,8 +26,8 @@ static qf_status record(void *user, const qf_sse_event *event)
 
     ck_assert_uint_eq(strlen(event->data), event->data_len);
     ck_assert_int_lt(r->count, MAX_EVENTS);
-    snprintf(r->events[r->count], sizeof(r->events[0]), "%s|%s|%s", event->event,
-             event->id, event->data);
+    snprintf(r->events[r->count], sizeof(r->events[0]), "%s|%s|%s",
+             event->event, event->id, event->data);
     r->count++;
     return r->count == r->fail_at ? QF_ERR_REFUSED : QF_OK;
 }
@@ -69,7 +69,8 @@ END_TEST
 START_TEST(sse_crlf_and_cr_line_ends)
 {
     recorder r;
-    ck_assert_int_eq(parse_whole("data: a\r\n\r\ndata: b\r\rdata: c\n\n", &r), QF_OK);
+    ck_assert_int_eq(parse_whole("data: a\r\n\r\ndata: b\r\rdata: c\n\n", &r),
+                     QF_OK);
     ck_assert_int_eq(r.count, 3);
     ck_assert_str_eq(r.events[0], "message||a");
     ck_assert_str_eq(r.events[1], "message||b");
@@ -89,8 +90,8 @@ END_TEST
 START_TEST(sse_comments_ignored)
 {
     recorder r;
-    ck_assert_int_eq(parse_whole(": keep-alive\n\n:\ndata: x\n: inside\n\n", &r),
-                     QF_OK);
+    ck_assert_int_eq(
+        parse_whole(": keep-alive\n\n:\ndata: x\n: inside\n\n", &r), QF_OK);
     ck_assert_int_eq(r.count, 1);
     ck_assert_str_eq(r.events[0], "message||x");
 }
@@ -100,7 +101,9 @@ START_TEST(sse_event_and_id_fields)
 {
     recorder r;
     ck_assert_int_eq(parse_whole("event: error\nid: 7\nretry: 10\ndata: x\n\n"
-                                 "data: y\n\n", &r), QF_OK);
+                                 "data: y\n\n",
+                                 &r),
+                     QF_OK);
     ck_assert_int_eq(r.count, 2);
     ck_assert_str_eq(r.events[0], "error|7|x");
     /* The event type resets per event; the id stays for the stream. */
@@ -128,8 +131,8 @@ END_TEST
 START_TEST(sse_done_is_plain_data)
 {
     recorder r;
-    ck_assert_int_eq(parse_whole("data: {\"choices\":[]}\n\ndata: [DONE]\n\n", &r),
-                     QF_OK);
+    ck_assert_int_eq(
+        parse_whole("data: {\"choices\":[]}\n\ndata: [DONE]\n\n", &r), QF_OK);
     ck_assert_int_eq(r.count, 2);
     ck_assert_str_eq(r.events[0], "message||{\"choices\":[]}");
     ck_assert_str_eq(r.events[1], "message||[DONE]");
@@ -139,7 +142,10 @@ END_TEST
 START_TEST(sse_bom_skipped)
 {
     recorder r;
-    ck_assert_int_eq(parse_whole("\xEF\xBB\xBF" "data: x\n\n", &r), QF_OK);
+    ck_assert_int_eq(parse_whole("\xEF\xBB\xBF"
+                                 "data: x\n\n",
+                                 &r),
+                     QF_OK);
     ck_assert_int_eq(r.count, 1);
     ck_assert_str_eq(r.events[0], "message||x");
 }
@@ -212,7 +218,8 @@ START_TEST(sse_callback_status_stops)
 
     qf_sse_parser_reset(parser);
     r.fail_at = 0;
-    ck_assert_int_eq(qf_sse_parser_feed(parser, "data: c\n\n", 9, record, &r), QF_OK);
+    ck_assert_int_eq(qf_sse_parser_feed(parser, "data: c\n\n", 9, record, &r),
+                     QF_OK);
     ck_assert_int_eq(r.count, 2);
     ck_assert_str_eq(r.events[1], "message||c");
     qf_sse_parser_destroy(parser);
@@ -224,9 +231,11 @@ END_TEST
 static const char reference_stream[] =
     ": comment\r\n"
     "data: {\"choices\":[]}\r\n\r\n"
-    "data:{\"choices\":[{\"delta\":{\"content\":\"Gr\xC3\xBC\xC3\x9F\"}}]}\r\n\r\n"
+    "data:{\"choices\":[{\"delta\":{\"content\":\"Gr\xC3\xBC\xC3\x9F\"}}]}"
+    "\r\n\r\n"
     "event: message\r\nid: 42\r\n"
-    "data: {\"choices\":[{\"delta\":{\"content\":\" \xE2\x82\xAC\xF0\x9F\x98\x80\"}}]}\r\n\r\n"
+    "data: {\"choices\":[{\"delta\":{\"content\":\" "
+    "\xE2\x82\xAC\xF0\x9F\x98\x80\"}}]}\r\n\r\n"
     "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3}}\r\n\r\n"
     "data: [DONE]\r\n\r\n";
 
@@ -234,12 +243,14 @@ static void expect_reference(const recorder *r)
 {
     ck_assert_int_eq(r->count, 5);
     ck_assert_str_eq(r->events[0], "message||{\"choices\":[]}");
-    ck_assert_str_eq(r->events[1],
-                     "message||{\"choices\":[{\"delta\":{\"content\":\"Gr\xC3\xBC\xC3\x9F\"}}]}");
-    ck_assert_str_eq(r->events[2], "message|42|{\"choices\":[{\"delta\":{\"content\":"
-                                   "\" \xE2\x82\xAC\xF0\x9F\x98\x80\"}}]}");
-    ck_assert_str_eq(r->events[3],
-                     "message|42|{\"choices\":[],\"usage\":{\"prompt_tokens\":3}}");
+    ck_assert_str_eq(r->events[1], "message||{\"choices\":[{\"delta\":{"
+                                   "\"content\":\"Gr\xC3\xBC\xC3\x9F\"}}]}");
+    ck_assert_str_eq(r->events[2],
+                     "message|42|{\"choices\":[{\"delta\":{\"content\":"
+                     "\" \xE2\x82\xAC\xF0\x9F\x98\x80\"}}]}");
+    ck_assert_str_eq(
+        r->events[3],
+        "message|42|{\"choices\":[],\"usage\":{\"prompt_tokens\":3}}");
     ck_assert_str_eq(r->events[4], "message|42|[DONE]");
 }
 
@@ -251,8 +262,9 @@ START_TEST(sse_byte_by_byte)
     memset(&r, 0, sizeof(r));
 
     for (size_t i = 0; i < len; i++)
-        ck_assert_int_eq(qf_sse_parser_feed(parser, reference_stream + i, 1, record, &r),
-                         QF_OK);
+        ck_assert_int_eq(
+            qf_sse_parser_feed(parser, reference_stream + i, 1, record, &r),
+            QF_OK);
     ck_assert_int_eq(qf_sse_parser_finish(parser, record, &r), QF_OK);
     expect_reference(&r);
     qf_sse_parser_destroy(parser);
@@ -268,10 +280,12 @@ START_TEST(sse_every_two_way_split)
         recorder r;
         memset(&r, 0, sizeof(r));
 
-        ck_assert_int_eq(qf_sse_parser_feed(parser, reference_stream, cut, record, &r),
+        ck_assert_int_eq(
+            qf_sse_parser_feed(parser, reference_stream, cut, record, &r),
+            QF_OK);
+        ck_assert_int_eq(qf_sse_parser_feed(parser, reference_stream + cut,
+                                            len - cut, record, &r),
                          QF_OK);
-        ck_assert_int_eq(qf_sse_parser_feed(parser, reference_stream + cut, len - cut,
-                                            record, &r), QF_OK);
         ck_assert_int_eq(qf_sse_parser_finish(parser, record, &r), QF_OK);
         expect_reference(&r);
         qf_sse_parser_destroy(parser);
