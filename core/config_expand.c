@@ -138,6 +138,8 @@ static const char *last_key(const qf_cnode *node)
     return dot != NULL ? dot + 1 : node->key_path;
 }
 
+/* NOTE: URLs that carry a password (redis_url: redis://:pw@host) are not
+ * recognised as secrets by their key name. */
 int qf_config_key_is_secret(const char *key)
 {
     static const char *const words[] = {"api_key", "apikey", "password",

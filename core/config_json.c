@@ -23,6 +23,8 @@ static cJSON *typed_scalar(const char *text, int quoted)
     case SCALAR_NULL: return cJSON_CreateNull();
     case SCALAR_BOOL: return cJSON_CreateBool(text[0] == 't' || text[0] == 'T');
     case SCALAR_INT:
+        /* NOTE: cJSON stores numbers as doubles, so integers beyond 2^53
+         * lose precision. */
         if (strncmp(text, "0o", 2) == 0)
             number = (double)strtoll(text + 2, NULL, 8);
         else
