@@ -29,6 +29,9 @@ struct qf_response {
 };
 
 static qf_status fake_error_set(qf_error *err, qf_status status,
+                                const char *fmt, ...) QF_PRINTF(3, 4);
+
+static qf_status fake_error_set(qf_error *err, qf_status status,
                                 const char *fmt, ...)
 {
     va_list ap;
