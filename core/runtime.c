@@ -134,8 +134,17 @@ static qf_status open_registry(qf_runtime *rt, int scan, qf_error *err)
         return qf_error_set(err, QF_ERR_NOMEM, "out of memory");
     status = qf_registry_open(db_path, &rt->registry, err);
     free(db_path);
-    if (status == QF_OK && scan)
-        status = qf_registry_scan(rt->registry, rt->plugin_dirs, 0, NULL, err);
+    if (status != QF_OK || !scan)
+        return status;
+
+    /* A duplicate plugin id fails only the plugins it names, when a route
+     * needs them; other plugins stay usable. */
+    status = qf_registry_scan(rt->registry, rt->plugin_dirs, 0, NULL, err);
+    if (status == QF_ERR_CONFIG) {
+        qf_log(QF_LOG_WARN, "registry", "%s", err->message);
+        qf_error_init(err);
+        status = QF_OK;
+    }
     return status;
 }
 
