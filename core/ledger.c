@@ -238,136 +238,230 @@ void qf_ledger_totals_free(qf_ledger_total *totals, size_t count)
     free(totals);
 }
 
+/* Groups met while scanning. Reports have few groups (providers, models,
+ * roles, days), so a linear search that first tries the previous row's
+ * group is enough; rows arrive in time order, so days rarely miss it. */
+typedef struct group_set {
+    qf_ledger_total *items;
+    int64_t *numbers; /* day or month number of each item, for date groups */
+    size_t count;
+    size_t capacity;
+    size_t last;
+} group_set;
+
 static const char *group_column(qf_ledger_group group)
 {
     switch (group) {
     case QF_LEDGER_BY_PROVIDER: return "provider";
     case QF_LEDGER_BY_MODEL: return "model";
     case QF_LEDGER_BY_ROLE: return "role";
-    default: return "time_ms / 86400000";
+    default: return "time_ms";
     }
 }
 
-/* "2026-12-04" or "2026-12" of a UTC day number. */
-static char *day_label(int64_t day, int month_only)
+static int is_date_group(qf_ledger_group group)
+{
+    return group == QF_LEDGER_BY_DAY || group == QF_LEDGER_BY_MONTH;
+}
+
+/* UTC day number of a time, and the month number (year x 12 + month - 1)
+ * of a day number. */
+static int64_t day_of(int64_t time_ms)
+{
+    int64_t day = time_ms / MS_PER_DAY;
+
+    return time_ms % MS_PER_DAY < 0 ? day - 1 : day;
+}
+
+static int64_t month_of(int64_t day)
 {
     time_t seconds = (time_t)(day * 86400);
     struct tm tm;
-    char text[32];
 
     gmtime_r(&seconds, &tm);
-    strftime(text, sizeof(text), month_only ? "%Y-%m" : "%Y-%m-%d", &tm);
+    return (int64_t)(tm.tm_year + 1900) * 12 + tm.tm_mon;
+}
+
+static char *number_label(int64_t number, qf_ledger_group group)
+{
+    char text[32];
+    time_t seconds = (time_t)(number * 86400);
+    struct tm tm;
+
+    if (group == QF_LEDGER_BY_MONTH) {
+        snprintf(text, sizeof(text), "%04lld-%02lld",
+                 (long long)(number / 12), (long long)(number % 12 + 1));
+        return strdup(text);
+    }
+    gmtime_r(&seconds, &tm);
+    strftime(text, sizeof(text), "%Y-%m-%d", &tm);
     return strdup(text);
 }
 
-static void read_total(sqlite3_stmt *s, qf_ledger_total *total)
+static qf_ledger_total *group_add(group_set *set, const char *key,
+                                  int64_t number)
 {
-    total->calls = sqlite3_column_int64(s, 1);
-    total->input_tokens = sqlite3_column_int64(s, 2);
-    total->cached_tokens = sqlite3_column_int64(s, 3);
-    total->output_tokens = sqlite3_column_int64(s, 4);
-    total->images = sqlite3_column_int64(s, 5);
-    total->cost_usd = sqlite3_column_double(s, 6);
-    total->cache_hits = sqlite3_column_int64(s, 7);
-    total->estimated_calls = sqlite3_column_int64(s, 8);
-    total->unpriced_calls = sqlite3_column_int64(s, 9);
-    total->failed_calls = sqlite3_column_int64(s, 10);
-}
+    qf_ledger_total *item;
 
-static void add_total(qf_ledger_total *into, const qf_ledger_total *from)
-{
-    into->calls += from->calls;
-    into->input_tokens += from->input_tokens;
-    into->cached_tokens += from->cached_tokens;
-    into->output_tokens += from->output_tokens;
-    into->images += from->images;
-    into->cost_usd += from->cost_usd;
-    into->cache_hits += from->cache_hits;
-    into->estimated_calls += from->estimated_calls;
-    into->unpriced_calls += from->unpriced_calls;
-    into->failed_calls += from->failed_calls;
-}
+    if (set->count == set->capacity) {
+        size_t capacity = set->capacity ? set->capacity * 2 : 16;
+        qf_ledger_total *items = realloc(set->items, capacity * sizeof(*items));
+        int64_t *numbers;
 
-/* Append the current result row, merging it into the last entry when a
- * month report meets another day of the same month. */
-static qf_status append_total(sqlite3_stmt *s, qf_ledger_group group,
-                              qf_ledger_total **totals, size_t *count,
-                              size_t *capacity)
-{
-    qf_ledger_total row = {0};
-
-    if (group == QF_LEDGER_BY_DAY || group == QF_LEDGER_BY_MONTH)
-        row.key = day_label(sqlite3_column_int64(s, 0),
-                            group == QF_LEDGER_BY_MONTH);
-    else
-        row.key = strdup((const char *)sqlite3_column_text(s, 0));
-    if (row.key == NULL)
-        return QF_ERR_NOMEM;
-    read_total(s, &row);
-
-    if (*count > 0 && strcmp((*totals)[*count - 1].key, row.key) == 0) {
-        add_total(&(*totals)[*count - 1], &row);
-        free(row.key);
-        return QF_OK;
+        if (items == NULL)
+            return NULL;
+        set->items = items;
+        numbers = realloc(set->numbers, capacity * sizeof(*numbers));
+        if (numbers == NULL)
+            return NULL;
+        set->numbers = numbers;
+        set->capacity = capacity;
     }
-    if (*count == *capacity) {
-        size_t grown_capacity = *capacity ? *capacity * 2 : 16;
-        qf_ledger_total *grown = realloc(*totals, grown_capacity * sizeof(*grown));
-        if (grown == NULL) {
-            free(row.key);
-            return QF_ERR_NOMEM;
+    item = &set->items[set->count];
+    memset(item, 0, sizeof(*item));
+    if (key != NULL && (item->key = strdup(key)) == NULL)
+        return NULL;
+    set->numbers[set->count] = number;
+    set->last = set->count++;
+    return item;
+}
+
+/* The group of the current row, added when new; NULL on allocation
+ * failure. */
+static qf_ledger_total *group_find(group_set *set, sqlite3_stmt *s,
+                                   qf_ledger_group group, int64_t *last_day)
+{
+    if (is_date_group(group)) {
+        int64_t day = day_of(sqlite3_column_int64(s, 0));
+        int64_t number;
+
+        if (set->count > 0 && day == *last_day)
+            return &set->items[set->last];
+        *last_day = day;
+        number = group == QF_LEDGER_BY_MONTH ? month_of(day) : day;
+        for (size_t i = 0; i < set->count; i++) {
+            if (set->numbers[i] == number) {
+                set->last = i;
+                return &set->items[i];
+            }
         }
-        *totals = grown;
-        *capacity = grown_capacity;
+        return group_add(set, NULL, number);
     }
-    (*totals)[(*count)++] = row;
+
+    const char *key = (const char *)sqlite3_column_text(s, 0);
+
+    if (key == NULL)
+        key = "";
+    if (set->count > 0 && strcmp(set->items[set->last].key, key) == 0)
+        return &set->items[set->last];
+    for (size_t i = 0; i < set->count; i++) {
+        if (strcmp(set->items[i].key, key) == 0) {
+            set->last = i;
+            return &set->items[i];
+        }
+    }
+    return group_add(set, key, 0);
+}
+
+static void add_row(qf_ledger_total *total, sqlite3_stmt *s)
+{
+    total->calls++;
+    total->input_tokens += sqlite3_column_int64(s, 1);
+    total->cached_tokens += sqlite3_column_int64(s, 2);
+    total->output_tokens += sqlite3_column_int64(s, 3);
+    total->images += sqlite3_column_int64(s, 4);
+    total->cost_usd += sqlite3_column_double(s, 5);
+    total->cache_hits += sqlite3_column_int64(s, 6);
+    total->estimated_calls += sqlite3_column_int64(s, 7);
+    total->unpriced_calls += sqlite3_column_int64(s, 8);
+    total->failed_calls += sqlite3_column_int64(s, 9);
+}
+
+static int compare_totals(const void *a, const void *b)
+{
+    return strcmp(((const qf_ledger_total *)a)->key,
+                  ((const qf_ledger_total *)b)->key);
+}
+
+/* Label date groups and sort every group by key. Date labels sort in
+ * time order. */
+static qf_status finish_groups(group_set *set, qf_ledger_group group)
+{
+    if (is_date_group(group)) {
+        for (size_t i = 0; i < set->count; i++) {
+            set->items[i].key = number_label(set->numbers[i], group);
+            if (set->items[i].key == NULL)
+                return QF_ERR_NOMEM;
+        }
+    }
+    if (set->count > 1)
+        qsort(set->items, set->count, sizeof(*set->items), compare_totals);
     return QF_OK;
+}
+
+/* A scan of every row in the range. With an open range the statement has
+ * no WHERE clause, because walking the time index for every row is slower
+ * than reading the table. */
+static int prepare_scan(sqlite3 *db, qf_ledger_group group, int64_t since_ms,
+                        int64_t until_ms, sqlite3_stmt **out)
+{
+    char sql[512];
+    int bounded = since_ms != INT64_MIN || until_ms != INT64_MAX;
+
+    snprintf(sql, sizeof(sql),
+             "SELECT %s, input_tokens, cached_tokens, output_tokens, images,"
+             " cost_usd, cache_hit, estimated, unpriced, status <> 'ok'"
+             " FROM calls%s",
+             group_column(group),
+             bounded ? " WHERE time_ms >= ?1 AND time_ms < ?2" : "");
+    if (sqlite3_prepare_v2(db, sql, -1, out, NULL) != SQLITE_OK)
+        return 0;
+    if (bounded) {
+        sqlite3_bind_int64(*out, 1, since_ms);
+        sqlite3_bind_int64(*out, 2, until_ms);
+    }
+    return 1;
 }
 
 qf_status qf_ledger_report(qf_ledger *ledger, qf_ledger_group group,
                            int64_t since_ms, int64_t until_ms,
                            qf_ledger_total **out, size_t *count, qf_error *err)
 {
-    char sql[640];
     sqlite3_stmt *s = NULL;
-    qf_ledger_total *totals = NULL;
-    size_t n = 0, capacity = 0;
+    group_set set = {0};
+    int64_t last_day = 0;
     qf_status st = QF_OK;
     int rc;
 
     *out = NULL;
     *count = 0;
-    snprintf(sql, sizeof(sql),
-             "SELECT %s, COUNT(*), SUM(input_tokens), SUM(cached_tokens),"
-             " SUM(output_tokens), SUM(images), SUM(cost_usd), SUM(cache_hit),"
-             " SUM(estimated), SUM(unpriced), SUM(status <> 'ok')"
-             " FROM calls WHERE time_ms >= ?1 AND time_ms < ?2"
-             " GROUP BY 1 ORDER BY 1",
-             group_column(group));
-
     pthread_mutex_lock(&ledger->lock);
-    if (sqlite3_prepare_v2(ledger->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    if (!prepare_scan(ledger->db, group, since_ms, until_ms, &s)) {
         st = db_fail(err, ledger->db, "preparing the report", LEDGER_FILE_NAME);
         goto out;
     }
-    sqlite3_bind_int64(s, 1, since_ms);
-    sqlite3_bind_int64(s, 2, until_ms);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (append_total(s, group, &totals, &n, &capacity) != QF_OK) {
+        qf_ledger_total *total = group_find(&set, s, group, &last_day);
+
+        if (total == NULL) {
             st = qf_error_set(err, QF_ERR_NOMEM, "out of memory");
             goto out;
         }
+        add_row(total, s);
     }
     if (rc != SQLITE_DONE)
         st = db_fail(err, ledger->db, "reading the report", LEDGER_FILE_NAME);
+    else if (finish_groups(&set, group) != QF_OK)
+        st = qf_error_set(err, QF_ERR_NOMEM, "out of memory");
 out:
     sqlite3_finalize(s);
     pthread_mutex_unlock(&ledger->lock);
+    free(set.numbers);
     if (st != QF_OK) {
-        qf_ledger_totals_free(totals, n);
+        qf_ledger_totals_free(set.items, set.count);
         return st;
     }
-    *out = totals;
-    *count = n;
+    *out = set.items;
+    *count = set.count;
     return QF_OK;
 }
