@@ -36,7 +36,7 @@ typedef int64_t (*qf_state_clock_fn)(void *ctx);
  * Open <state_dir>/state.db. With `create` the folder and a new store are
  * created when missing, at the newest registered schema; without it a
  * missing store is QF_ERR_NOT_FOUND. A store whose schema is newer than the
- * newest registered one is refused (QF_ERR_UNSUPPORTED).
+ * newest registered one is rejected (QF_ERR_UNSUPPORTED).
  */
 qf_status qf_state_open(const char *state_dir, int create, qf_state **out,
                         qf_error *err);
@@ -68,8 +68,21 @@ qf_status qf_state_info(qf_state *st, cJSON **out, qf_error *err);
 /* Check the TU-YYYY-MM-DD-XX00 format and the date; QF_ERR_INVALID. */
 qf_status qf_state_tu_id_validate(const char *id, qf_error *err);
 
-/* Create a trace unit in status hot-proposed. owner and data may be NULL;
- * data must be a JSON text. */
+/* Optional fields of a new trace unit; a NULL member takes its default. */
+typedef struct qf_state_tu_fields {
+    const char *owner;       /* role or person; default "" */
+    const char *responsible; /* who answers for it; default "" */
+    const char *timebox;     /* free text such as "2026-12-20" or "3d" */
+    const char *data;        /* JSON text; default {} */
+    const char *metadata;    /* JSON text; default {} */
+    const char *snapshot;    /* id of an existing snapshot; default null */
+} qf_state_tu_fields;
+
+/* Create a trace unit in status hot-proposed; fields may be NULL. */
+qf_status qf_state_tu_create_with(qf_state *st, const char *id,
+                                  const qf_state_tu_fields *fields,
+                                  qf_error *err);
+/* Shorthand for qf_state_tu_create_with with only owner and data. */
 qf_status qf_state_tu_create(qf_state *st, const char *id, const char *owner,
                              const char *data, qf_error *err);
 qf_status qf_state_tu_get(qf_state *st, const char *id, cJSON **out,

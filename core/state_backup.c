@@ -170,7 +170,7 @@ qf_status qf_state_restore_unchecked(qf_state *st, const char *path,
     return status;
 }
 
-/* Refuse a backup whose schema this qf cannot read. */
+/* Reject a backup whose schema this qf cannot read. */
 static qf_status check_backup_version(const char *path, qf_error *err)
 {
     char version[QF_STATE_VERSION_MAX] = "";

@@ -60,7 +60,7 @@ qf_status qf_state_history_add(qf_state *st, const char *entity,
                                const char *entity_id, const char *action,
                                const char *details, qf_error *err);
 
-/* Refuse entity access unless the schema has the columns this code uses. */
+/* Reject entity access unless the schema has the columns this code uses. */
 qf_status qf_state_require_data_schema(const qf_state *st, qf_error *err);
 
 /* Read the version row into out; "" when the table is missing. */

@@ -1,7 +1,7 @@
 /*
  * state_tu.c - trace units: id validation (TU-YYYY-MM-DD-XX00 with a real
  * date) and the lifecycle. Each status lists its legal next statuses; a
- * move not in that list is refused with the current status and the list.
+ * move not in that list is rejected with the current status and the list.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@ typedef struct lifecycle_state {
     const char *next[4]; /* NULL-terminated */
 } lifecycle_state;
 
-/* NOTE: a move to the current status (deferred -> deferred) is refused,
+/* NOTE: a move to the current status (deferred -> deferred) is rejected
  * since it changes nothing; the other moves follow the lifecycle table. */
 static const lifecycle_state lifecycle[] = {
     {"hot-proposed", {"stabilizing", "deferred", "rejected", NULL}},
@@ -84,13 +84,13 @@ qf_status qf_state_tu_id_validate(const char *id, qf_error *err)
     return QF_OK;
 }
 
-static qf_status insert_tu(qf_state *st, const char *id, const char *owner,
-                           const char *data, qf_error *err)
+static qf_status insert_tu(qf_state *st, const char *id,
+                           const qf_state_tu_fields *f, qf_error *err)
 {
     static const char sql[] =
-        "INSERT INTO trace_units (id, status, owner, data, metadata, created, "
-        "modified, snapshot) VALUES (?1, 'hot-proposed', ?2, ?3, '{}', ?4, ?4, "
-        "NULL)";
+        "INSERT INTO trace_units (id, status, owner, responsible, timebox, "
+        "data, metadata, created, modified, snapshot) VALUES (?1, "
+        "'hot-proposed', ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)";
     char now[QF_STATE_TIME_MAX];
     sqlite3_stmt *stmt = NULL;
     qf_status status;
@@ -101,9 +101,14 @@ static qf_status insert_tu(qf_state *st, const char *id, const char *owner,
     if (status != QF_OK)
         return status;
     sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, owner ? owner : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, data, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 4, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, f->owner ? f->owner : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, f->responsible ? f->responsible : "", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, f->timebox ? f->timebox : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 5, f->data, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 6, f->metadata, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 7, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 8, f->snapshot, -1, SQLITE_STATIC);
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_CONSTRAINT)
         status = qf_error_set(err, QF_ERR_INVALID,
@@ -115,7 +120,21 @@ static qf_status insert_tu(qf_state *st, const char *id, const char *owner,
     return status;
 }
 
-/* Run `body` steps between BEGIN IMMEDIATE and COMMIT, or roll back. */
+/* A trace unit may only name a snapshot that exists. */
+static qf_status check_snapshot(qf_state *st, const char *snapshot,
+                                qf_error *err)
+{
+    cJSON *found = NULL;
+    qf_status status;
+
+    if (!snapshot)
+        return QF_OK;
+    status = qf_state_snapshot_get(st, snapshot, &found, err);
+    cJSON_Delete(found);
+    return status;
+}
+
+/* Commit the open transaction after success, or roll it back. */
 static qf_status finish(qf_state *st, qf_status status, qf_error *err)
 {
     if (status == QF_OK)
@@ -134,29 +153,56 @@ static qf_status begin(qf_state *st, qf_error *err)
                              "starting a transaction", err);
 }
 
-qf_status qf_state_tu_create(qf_state *st, const char *id, const char *owner,
-                             const char *data, qf_error *err)
+static qf_status create_locked(qf_state *st, const char *id,
+                               const qf_state_tu_fields *fields,
+                               qf_error *err)
 {
-    char *json = NULL;
+    qf_status status = check_snapshot(st, fields->snapshot, err);
+
+    if (status == QF_OK)
+        status = insert_tu(st, id, fields, err);
+    if (status == QF_OK)
+        status = qf_state_history_add(st, "trace_unit", id, "create",
+                                      "{\"status\":\"hot-proposed\"}", err);
+    return status;
+}
+
+qf_status qf_state_tu_create_with(qf_state *st, const char *id,
+                                  const qf_state_tu_fields *fields,
+                                  qf_error *err)
+{
+    qf_state_tu_fields f = fields ? *fields : (qf_state_tu_fields){0};
+    char *data = NULL, *metadata = NULL;
     qf_status status;
 
     status = qf_state_tu_id_validate(id, err);
     if (status == QF_OK)
-        status = qf_state_json_normalize(data ? data : "{}",
-                                         "the trace unit data", &json, err);
+        status = qf_state_json_normalize(f.data ? f.data : "{}",
+                                         "the trace unit data", &data, err);
+    if (status == QF_OK)
+        status = qf_state_json_normalize(f.metadata ? f.metadata : "{}",
+                                         "the trace unit metadata", &metadata,
+                                         err);
     if (status == QF_OK)
         status = begin(st, err);
     if (status != QF_OK)
         goto out;
-    status = insert_tu(st, id, owner, json, err);
-    if (status == QF_OK)
-        status = qf_state_history_add(st, "trace_unit", id, "create",
-                                      "{\"status\":\"hot-proposed\"}", err);
-    status = finish(st, status, err);
+    f.data = data;
+    f.metadata = metadata;
+    status = finish(st, create_locked(st, id, &f, err), err);
 
 out:
-    free(json);
+    free(data);
+    free(metadata);
     return status;
+}
+
+qf_status qf_state_tu_create(qf_state *st, const char *id, const char *owner,
+                             const char *data, qf_error *err)
+{
+    qf_state_tu_fields fields = {.owner = owner, .data = data};
+
+    return qf_state_tu_create_with(st, id, &fields, err);
 }
 
 static const char tu_columns[] =
@@ -218,7 +264,7 @@ qf_status qf_state_tu_list(qf_state *st, const char *status_filter,
     return qf_state_rows_json(st->db, stmt, out, err);
 }
 
-/* Refuse a move that the lifecycle does not allow, naming the legal ones. */
+/* Reject a move that the lifecycle does not allow, naming the legal ones. */
 static qf_status check_move(const char *id, const char *from, const char *to,
                             qf_error *err)
 {

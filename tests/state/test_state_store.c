@@ -218,6 +218,47 @@ START_TEST(tu_create_rejects_bad_input)
 }
 END_TEST
 
+START_TEST(tu_create_with_all_fields)
+{
+    state_fixture fx;
+    qf_error err;
+    cJSON *tu = NULL;
+    qf_state_tu_fields fields = {.owner = "scene_smith",
+                                 .responsible = "ada",
+                                 .timebox = "3d",
+                                 .data = "{ \"k\" : [1, 2] }",
+                                 .metadata = "{\"source\": \"cli\"}",
+                                 .snapshot = "snap-1"};
+
+    qf_error_init(&err);
+    fixture_open(&fx, "state-tu-fields");
+    ck_assert_int_eq(qf_state_tu_create_with(fx.st, "TU-2026-12-06-AB01",
+                                             &fields, &err),
+                     QF_ERR_NOT_FOUND);
+    ck_assert_str_eq(err.message, "snapshot snap-1 not found; 'qf state "
+                                  "snapshot list' shows the existing ones");
+    ck_assert_int_eq(qf_state_snapshot_create(fx.st, "snap-1", NULL, &err),
+                     QF_OK);
+    ck_assert_int_eq(qf_state_tu_create_with(fx.st, "TU-2026-12-06-AB01",
+                                             &fields, &err),
+                     QF_OK);
+    ck_assert_int_eq(qf_state_tu_get(fx.st, "TU-2026-12-06-AB01", &tu, &err),
+                     QF_OK);
+    ck_assert_str_eq(cJSON_GetObjectItem(tu, "owner")->valuestring,
+                     "scene_smith");
+    ck_assert_str_eq(cJSON_GetObjectItem(tu, "responsible")->valuestring, "ada");
+    ck_assert_str_eq(cJSON_GetObjectItem(tu, "timebox")->valuestring, "3d");
+    ck_assert_str_eq(cJSON_GetObjectItem(tu, "data")->valuestring,
+                     "{\"k\":[1,2]}");
+    ck_assert_str_eq(cJSON_GetObjectItem(tu, "metadata")->valuestring,
+                     "{\"source\":\"cli\"}");
+    ck_assert_str_eq(cJSON_GetObjectItem(tu, "snapshot")->valuestring,
+                     "snap-1");
+    cJSON_Delete(tu);
+    fixture_close(&fx);
+}
+END_TEST
+
 START_TEST(tu_list_filters_status)
 {
     state_fixture fx;
@@ -400,6 +441,7 @@ static Suite *state_store_suite(void)
     tcase_add_test(tc, lifecycle_unknown_status);
     tcase_add_test(tc, tu_id_validation);
     tcase_add_test(tc, tu_create_rejects_bad_input);
+    tcase_add_test(tc, tu_create_with_all_fields);
     tcase_add_test(tc, tu_list_filters_status);
     tcase_add_test(tc, snapshot_is_immutable);
     tcase_add_test(tc, artifact_put_get_list);

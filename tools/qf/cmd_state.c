@@ -17,7 +17,8 @@ typedef struct state_args {
     const char *pos[3]; /* positionals after the subcommand */
     int npos;
     const char *name, *author, *description, *owner, *data, *status, *type;
-    const char *include, *to, *tags, *state_dir;
+    const char *include, *to, *tags, *state_dir, *responsible, *timebox;
+    const char *snapshot;
     int merge, dry_run;
 } state_args;
 
@@ -177,10 +178,15 @@ static qf_status run_info(state_ctx *ctx)
 
 static qf_status run_tu_create(state_ctx *ctx)
 {
-    const char *id = ctx->args->pos[0];
+    const state_args *a = ctx->args;
+    const char *id = a->pos[0];
+    qf_state_tu_fields fields = {.owner = a->owner,
+                                 .responsible = a->responsible,
+                                 .timebox = a->timebox,
+                                 .data = a->data,
+                                 .snapshot = a->snapshot};
     char message[128];
-    qf_status status = qf_state_tu_create(ctx->st, id, ctx->args->owner,
-                                          ctx->args->data, &ctx->err);
+    qf_status status = qf_state_tu_create_with(ctx->st, id, &fields, &ctx->err);
 
     if (status != QF_OK)
         return status;
@@ -401,7 +407,10 @@ static const state_cmd commands[] = {
      "--name --author --description", 0, 1, run_init,
      "create the store and set the project information"},
     {"info", "", "", 0, 0, run_info, "show the project, schema and counts"},
-    {"tu create", "ID [--owner O] [--data JSON]", "--owner --data", 1, 0,
+    {"tu create",
+     "ID [--owner O] [--responsible R] [--timebox T] [--data JSON] "
+     "[--snapshot S]",
+     "--owner --responsible --timebox --data --snapshot", 1, 0,
      run_tu_create, "create a trace unit (status hot-proposed)"},
     {"tu show", "ID", "", 1, 0, run_tu_show, "show one trace unit"},
     {"tu list", "[--status S]", "--status", 0, 0, run_tu_list,
@@ -483,6 +492,9 @@ static const char **value_slot(state_args *a, const char *option)
         {"--to", offsetof(state_args, to)},
         {"--tags", offsetof(state_args, tags)},
         {"--state-dir", offsetof(state_args, state_dir)},
+        {"--responsible", offsetof(state_args, responsible)},
+        {"--timebox", offsetof(state_args, timebox)},
+        {"--snapshot", offsetof(state_args, snapshot)},
     };
 
     for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
@@ -492,23 +504,33 @@ static const char **value_slot(state_args *a, const char *option)
     return NULL;
 }
 
-/* Take one option at argv[*i]; returns 0 or a usage exit code. */
-static int take_option(const state_cmd *cmd, state_args *a, int argc,
-                       char **argv, int *i)
+/* Split "--name=value" into its name and value (NULL without '='). */
+static void split_option(const char *arg, char name[32], const char **value)
 {
-    const char *option = argv[*i];
-    const char **slot = value_slot(a, option);
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
 
-    if (cmd && !option_allowed(cmd, option))
-        return qf_cli_usage_error("state %s: unknown option '%s'; run 'qf "
-                                  "state %s --help'",
-                                  cmd->name, option, cmd->name);
-    if (strcmp(option, "--merge") == 0)
+    snprintf(name, 32, "%.*s", (int)(len < 31 ? len : 31), arg);
+    *value = eq ? eq + 1 : NULL;
+}
+
+/* Take one option at argv[*i]; returns 0 or a usage exit code. */
+static int take_option(state_args *a, int argc, char **argv, int *i)
+{
+    char option[32];
+    const char *value;
+    const char **slot;
+
+    split_option(argv[*i], option, &value);
+    slot = value_slot(a, option);
+    if (strcmp(option, "--merge") == 0 && !value)
         a->merge = 1;
-    else if (strcmp(option, "--dry-run") == 0)
+    else if (strcmp(option, "--dry-run") == 0 && !value)
         a->dry_run = 1;
     else if (!slot)
-        return qf_cli_usage_error("state: unknown option '%s'", option);
+        return qf_cli_usage_error("state: unknown option '%s'", argv[*i]);
+    else if (value)
+        *slot = value;
     else if (*i + 1 >= argc)
         return qf_cli_usage_error("state: option %s needs a value", option);
     else
@@ -544,7 +566,7 @@ static int parse(int argc, char **argv, state_args *a, const state_cmd **cmd)
 
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i], "--") != 0) {
-            code = take_option(NULL, a, argc, argv, &i);
+            code = take_option(a, argc, argv, &i);
             if (code)
                 return code;
         } else if (nwords < 8) {
@@ -570,14 +592,19 @@ static int parse(int argc, char **argv, state_args *a, const state_cmd **cmd)
 /* Re-check options against the command now that it is known. */
 static int check_options(const state_cmd *cmd, int argc, char **argv)
 {
+    char option[32];
+    const char *value;
+
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--", 2) != 0 || strcmp(argv[i], "--") == 0)
             continue;
-        if (!option_allowed(cmd, argv[i]))
+        split_option(argv[i], option, &value);
+        if (!option_allowed(cmd, option))
             return qf_cli_usage_error("state %s: unknown option '%s'; run 'qf "
                                       "state %s --help'",
-                                      cmd->name, argv[i], cmd->name);
-        if (strcmp(argv[i], "--merge") != 0 && strcmp(argv[i], "--dry-run") != 0)
+                                      cmd->name, option, cmd->name);
+        if (!value && strcmp(option, "--merge") != 0 &&
+            strcmp(option, "--dry-run") != 0)
             i++;
     }
     return 0;
