@@ -1,12 +1,15 @@
 /*
  * log.c - leveled, rate-limited logging to stderr.
  *
- * Repeats are detected per (prefix, format) pair in a small table; a line
- * whose pair was printed less than a second ago is counted and suppressed.
+ * Repeats are detected by the hash of the formatted line in a small table;
+ * the same line printed less than a second ago is counted and suppressed,
+ * so a loop failing the same way cannot flood the log while distinct
+ * messages (another id, another wait) all get through.
  */
 #include "log.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +24,7 @@ static const char *const level_names[] = {"error", "warn", "info", "debug",
                                           "trace"};
 
 typedef struct repeat_slot {
-    const char *fmt; /* format string identity */
-    char prefix[64];
+    uint64_t hash; /* FNV-1a of the formatted line */
     time_t last;
     unsigned suppressed;
 } repeat_slot;
@@ -70,30 +72,30 @@ void qf_log_setup_from_env(int verbosity)
     qf_log_threshold = level;
 }
 
-/* Returns the number of suppressed repeats to report, or -1 to drop. */
-static long check_repeat(const char *prefix, const char *fmt)
+static uint64_t hash_line(const char *line)
 {
-    unsigned slot = 0;
-    time_t now = time(NULL);
-    long report = 0;
-    const char *p = prefix ? prefix : "";
+    uint64_t h = 1469598103934665603ull;
 
-    for (const char *c = fmt; *c; c++)
-        slot = slot * 31u + (unsigned char)*c;
-    for (const char *c = p; *c; c++)
-        slot = slot * 31u + (unsigned char)*c;
-    slot %= REPEAT_SLOTS;
+    for (const char *c = line; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    return h;
+}
+
+/* Returns the number of suppressed repeats to report, or -1 to drop. */
+static long check_repeat(const char *line)
+{
+    uint64_t hash = hash_line(line);
+    repeat_slot *s = &repeats[hash % REPEAT_SLOTS];
+    time_t now = time(NULL);
+    long report;
 
     pthread_mutex_lock(&repeat_lock);
-    repeat_slot *s = &repeats[slot];
-    if (s->fmt == fmt && strncmp(s->prefix, p, sizeof(s->prefix) - 1) == 0 &&
-        now - s->last < 1) {
+    if (s->hash == hash && now - s->last < 1) {
         s->suppressed++;
         report = -1;
     } else {
         report = (long)s->suppressed;
-        s->fmt = fmt;
-        snprintf(s->prefix, sizeof(s->prefix), "%s", p);
+        s->hash = hash;
         s->last = now;
         s->suppressed = 0;
     }
@@ -110,13 +112,13 @@ void qf_logv(qf_log_level level, const char *prefix, const char *fmt,
 
     if (!qf_log_enabled(level))
         return;
-    suppressed = check_repeat(prefix, fmt);
-    if (suppressed < 0)
-        return;
-
     n = snprintf(line, sizeof(line), "qf: %s [%s] ", level_names[level],
                  prefix ? prefix : "host");
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+
+    suppressed = check_repeat(line);
+    if (suppressed < 0)
+        return;
     if (suppressed > 0)
         fprintf(stderr, "%s (%ld similar lines suppressed)\n", line, suppressed);
     else
