@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
 
 #include <check.h>
 
@@ -347,6 +350,72 @@ START_TEST(cache_hit_costs_zero)
 }
 END_TEST
 
+/* Run `qf --config <dir>/plugins.yml ARGS... --json` and parse its
+ * output. */
+static cJSON *run_qf_json(const char *command, const char *sub)
+{
+    char *qf = qf_test_build_path("bin/qf");
+    char *config;
+    qf_test_run run;
+    cJSON *json;
+
+    ck_assert_int_ne(asprintf(&config, "%s/plugins.yml", w.dir), -1);
+    {
+        char *const argv[] = {qf, "--config", config, (char *)command,
+                              (char *)sub, "--json", NULL};
+
+        ck_assert_int_eq(qf_test_run_argv(argv, NULL, w.dir, 30, &run), 0);
+    }
+    ck_assert_msg(run.exit_code == 0, "qf %s %s: %s", command, sub, run.err);
+    json = cJSON_Parse(run.out);
+    ck_assert_msg(json != NULL, "not JSON: %s", run.out);
+    qf_test_run_free(&run);
+    free(config);
+    free(qf);
+    return json;
+}
+
+static int64_t real_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+START_TEST(cli_shows_cost_and_limits)
+{
+    cJSON *report, *limits, *row;
+
+    /* qf limits show reads the real clock, so the calls use it too. */
+    w.clock.now_ms = real_now_ms();
+    open_runtime("gpt-4o", "      rate_limit:\n"
+                           "        requests_per_minute: 2\n");
+    ck_assert_int_eq(run_prompt("hello"), QF_OK);
+    qf_runtime_close(w.rt);
+    w.rt = NULL;
+
+    report = run_qf_json("cost", "report");
+    ck_assert_str_eq(cJSON_GetObjectItem(report, "by")->valuestring, "provider");
+    row = cJSON_GetArrayItem(cJSON_GetObjectItem(report, "rows"), 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(row, "provider")->valuestring, "openai");
+    ck_assert_int_eq(cJSON_GetObjectItem(row, "calls")->valueint, 1);
+    ck_assert_int_eq(cJSON_GetObjectItem(row, "input_tokens")->valueint, 2);
+    cJSON_Delete(report);
+
+    limits = run_qf_json("limits", "show");
+    row = cJSON_GetArrayItem(cJSON_GetObjectItem(limits, "limits"), 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(row, "scope")->valuestring, "provider");
+    ck_assert_str_eq(cJSON_GetObjectItem(row, "scope_id")->valuestring, "openai");
+    ck_assert_str_eq(cJSON_GetObjectItem(row, "limit")->valuestring,
+                     "requests_per_minute");
+    ck_assert_int_eq(cJSON_GetObjectItem(row, "value")->valueint, 2);
+    ck_assert_int_eq(cJSON_GetObjectItem(row, "used")->valueint, 1);
+    ck_assert_int_eq(cJSON_GetObjectItem(row, "remaining")->valueint, 1);
+    cJSON_Delete(limits);
+}
+END_TEST
+
 static Suite *e2e_suite(void)
 {
     Suite *s = suite_create("rate_limit_e2e");
@@ -364,6 +433,7 @@ static Suite *e2e_suite(void)
     tcase_add_test(tc, month_budget_resets_at_offset_month);
     tcase_add_test(tc, wait_mode_sleeps_on_injected_clock);
     tcase_add_test(tc, cache_hit_costs_zero);
+    tcase_add_test(tc, cli_shows_cost_and_limits);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -192,12 +192,13 @@ static void print_report_json(const report_options *opt,
                               const qf_ledger_total *sum)
 {
     cJSON *obj = cJSON_CreateObject();
-    cJSON *list = cJSON_AddArrayToObject(obj, "rows");
     const char *by = qf_ledger_group_name(opt->group);
+    cJSON *list;
 
     cJSON_AddStringToObject(obj, "by", by);
     add_bound(obj, "since", opt->since_ms, INT64_MIN);
     add_bound(obj, "until", opt->until_ms, INT64_MAX);
+    list = cJSON_AddArrayToObject(obj, "rows");
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(list, total_json(&rows[i], by));
     cJSON_AddItemToObject(obj, "total", total_json(sum, NULL));
