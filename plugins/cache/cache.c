@@ -130,9 +130,9 @@ static void cache_destroy(void *instance)
     c->host->free(c);
 }
 
-/* Open the backend. A backend that fails for a run-time reason (its folder
- * or server unavailable) leaves the cache off with a warning, so requests
- * still run; a configuration error fails the instance. */
+/* Open the backend. When it fails for a run-time reason, such as an
+ * unwritable folder or an unreachable server, the cache stays off with a
+ * warning so requests still run. A configuration error fails the instance. */
 static qf_status open_backend(cache_instance *c, const char *backend,
                               qf_error *err)
 {
@@ -185,9 +185,9 @@ static void *prune_main(void *arg)
     qf_error *err = NULL;
     int64_t removed = 0;
 
-    /* NOTE: the backend's prune reports failures on a qf_error, which a
-     * plugin cannot allocate; with err NULL the host's error_set is expected
-     * to accept NULL as core's qf_error_set does. */
+    /* NOTE: a plugin cannot allocate a qf_error, so this passes NULL. The
+     * backend's error_set calls then rely on the host accepting NULL, which
+     * core's qf_error_set does but host.h does not promise. */
     if (c->backend->prune(c->backend_instance, &removed, err) != QF_OK)
         warn(c, "opportunistic prune of the cache failed; expired entries "
                 "stay until the next run or `qf cache prune`");
@@ -199,7 +199,7 @@ static void *prune_main(void *arg)
 }
 
 /* Start a prune on a background thread when the interval has passed and
- * none is running; the caller never waits for it. */
+ * no prune is running. The caller waits only for pthread_create. */
 static void maybe_prune(cache_instance *c)
 {
     int64_t now = c->host->now_ms(c->ctx);

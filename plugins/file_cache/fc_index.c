@@ -116,6 +116,7 @@ void qf_fc_index_close(qf_fc_index *idx)
 {
     if (idx->db == NULL)
         return;
+    sqlite3_finalize(idx->touch);
     sqlite3_close(idx->db);
     idx->db = NULL;
     pthread_mutex_destroy(&idx->lock);
@@ -186,10 +187,20 @@ qf_status qf_fc_index_delete(qf_fc_index *idx, const char *key)
 qf_status qf_fc_index_touch(qf_fc_index *idx, const char *key,
                             int64_t access_ms)
 {
-    return run(idx,
-               "UPDATE entries SET access_ms = ?2"
-               " WHERE key = ?1 AND access_ms < ?2",
-               key, &access_ms, 1);
+    int rc;
+
+    if (idx->touch == NULL &&
+        sqlite3_prepare_v3(idx->db,
+                           "UPDATE entries SET access_ms = ?2"
+                           " WHERE key = ?1 AND access_ms < ?2",
+                           -1, SQLITE_PREPARE_PERSISTENT, &idx->touch,
+                           NULL) != SQLITE_OK)
+        return QF_ERR_IO;
+    sqlite3_bind_text(idx->touch, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(idx->touch, 2, access_ms);
+    rc = sqlite3_step(idx->touch);
+    sqlite3_reset(idx->touch);
+    return rc == SQLITE_DONE ? QF_OK : QF_ERR_IO;
 }
 
 qf_status qf_fc_index_count(qf_fc_index *idx, const char *name, int64_t delta)

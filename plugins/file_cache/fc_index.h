@@ -22,6 +22,7 @@
 typedef struct qf_fc_index {
     sqlite3 *db;
     pthread_mutex_t lock;
+    sqlite3_stmt *touch; /* prepared once: the hot statement of a flush */
 } qf_fc_index;
 
 /* Running totals kept in the index. */

@@ -15,13 +15,25 @@
 
 /* Last-access updates buffered in memory before one batched write. */
 #define FC_PENDING_MAX 64
-/* Longest time a buffered access or hit count waits for its write. */
+/* Maximum time a buffered access or hit count waits for its write. */
 #define FC_FLUSH_INTERVAL_MS 5000
+/* A key's access is recorded again only after this long, so a hot entry
+ * costs one index update per minute; LRU order has this resolution. */
+#define FC_TOUCH_INTERVAL_MS 60000
+/* Slots of the table remembering when each recent key was recorded. */
+#define FC_RECENT_SLOTS 4096
 
 typedef struct fc_access {
     char key[QF_FC_KEY_LEN + 1];
     int64_t ms;
 } fc_access;
+
+/* One slot of the recent-access table: a key's first 8 bytes as a number
+ * and when its access was last buffered. */
+typedef struct fc_recent {
+    uint64_t tag;
+    int64_t ms;
+} fc_recent;
 
 typedef struct fc_instance {
     const qf_host *host;
@@ -35,6 +47,7 @@ typedef struct fc_instance {
     fc_access pending[FC_PENDING_MAX];
     int pending_count;
     int64_t pending_since_ms;
+    fc_recent recent[FC_RECENT_SLOTS]; /* guarded by pending_lock */
 
     /* Counts not yet added to the index. */
     _Atomic int64_t hits;

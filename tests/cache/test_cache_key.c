@@ -239,15 +239,25 @@ START_TEST(model_provider_base_url_change_key)
 }
 END_TEST
 
+/* The worked example of docs/caching.md: user prompt "Outline act one.",
+ * temperature 0.5, max_tokens written as 64.0. */
+static qf_request *doc_example(void)
+{
+    qf_request *req = with_param("temperature", "0.5");
+
+    ck_assert_int_eq(host->request_set_param(req, "max_tokens", "64.0"),
+                     QF_OK);
+    return req;
+}
+
 /* The exact hashed document and key; docs/caching.md quotes both. */
 START_TEST(canonical_document_exact)
 {
-    qf_request *req = with_param("temperature", "0.5");
+    qf_request *req = doc_example();
     char key[65];
     char *canonical = NULL;
     qf_error err;
 
-    host->request_set_param(req, "max_tokens", "64.0");
     qf_error_init(&err);
     ck_assert_int_eq(qf_cache_key_build(host, req, key, &canonical, &err),
                      QF_OK);
@@ -260,6 +270,33 @@ START_TEST(canonical_document_exact)
     ck_assert_str_eq(key, "2e577c669f838b51176844a117c3f1a71fc5460c4c335fcccb"
                           "019a04eb5fca89");
     host->free(canonical);
+    qf_request_free(req);
+}
+END_TEST
+
+START_TEST(documented_variants_exact)
+{
+    qf_request *req = doc_example();
+    char key[65];
+
+    host->request_insert_message(req, 0, "system", "Be terse.", 9);
+    key_of(req, key);
+    ck_assert_str_eq(key, "1a9d41ccc6294c0c80dfc1261c6cae5b04de8f1e743ff4ed4c"
+                          "ce39c33af6d736");
+    qf_request_free(req);
+
+    req = doc_example();
+    host->request_set_param(req, "stop", "[\"END\"]");
+    key_of(req, key);
+    ck_assert_str_eq(key, "e581eb27cbc7d62bd0aa7bfe977db2deab6fcca6cd4a61b0be"
+                          "560f947f69e9c1");
+    qf_request_free(req);
+
+    req = doc_example();
+    qf_request_set_stream(req, 1, 1);
+    key_of(req, key);
+    ck_assert_str_eq(key, "2e577c669f838b51176844a117c3f1a71fc5460c4c335fcccb"
+                          "019a04eb5fca89");
     qf_request_free(req);
 }
 END_TEST
@@ -281,6 +318,7 @@ static Suite *key_suite(void)
     tcase_add_test(tc, message_order_and_role_change_key);
     tcase_add_test(tc, model_provider_base_url_change_key);
     tcase_add_test(tc, canonical_document_exact);
+    tcase_add_test(tc, documented_variants_exact);
     suite_add_tcase(s, tc);
     return s;
 }
