@@ -162,7 +162,9 @@ typedef struct qf_chain_entry {
  * leaves out the keys the plan carries in other fields (plugin, model,
  * params, options, cache, rate_limit). Two roles whose instance_key strings are
  * equal share one provider instance. instance_key holds a SHA-256 digest in
- * place of each secret value, never the secret itself.
+ * place of each secret value, never the secret itself. It is NULL when a
+ * provider setting names an unset variable; the runtime reports that error
+ * when it creates the instance.
  */
 typedef struct qf_role_plan {
     char *role;

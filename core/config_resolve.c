@@ -325,6 +325,14 @@ static qf_status build_instance_key(resolver *rs)
                            key, "plugin", rs->plan->provider_plugin) == NULL)
         goto out;
     st = qf_cnode_to_cjson(rs->plan->provider_settings, 1, &settings, rs->err);
+    if (st == QF_ERR_CONFIG) {
+        /* An unset ${VAR} in the provider block: leave the key unset so
+         * `qf config show` still works; the runtime raises the error when
+         * it creates the instance, and `qf config check` reports it. */
+        qf_error_init(rs->err);
+        st = QF_OK;
+        goto out;
+    }
     if (st != QF_OK)
         goto out;
     st = QF_ERR_NOMEM;

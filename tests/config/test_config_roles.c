@@ -106,6 +106,28 @@ START_TEST(seed_unlisted_role_uses_default)
 }
 END_TEST
 
+/*
+ * Resolve `role` (which succeeds, so `qf config show` works) and return
+ * the error raised when its provider settings are expanded, as the runtime
+ * does when it creates the instance. The plan has no instance key then.
+ */
+static const char *settings_error(const qf_config *cfg, const char *role)
+{
+    static char message[QF_ERROR_MESSAGE_MAX];
+    qf_role_plan *plan = resolve_ok(cfg, role, NULL);
+    char *json = NULL;
+    qf_error err;
+
+    qf_error_init(&err);
+    ck_assert_ptr_null(plan->instance_key);
+    ck_assert_int_eq(qf_cnode_to_json(plan->provider_settings, &json, &err),
+                     QF_ERR_CONFIG);
+    ck_assert_ptr_null(json);
+    snprintf(message, sizeof(message), "%s", err.message);
+    qf_role_plan_free(plan);
+    return message;
+}
+
 START_TEST(seed_unset_key_error)
 {
     qf_config *cfg;
@@ -118,7 +140,7 @@ START_TEST(seed_unset_key_error)
              "variable OPENAI_API_KEY is not set; set it or write "
              "${OPENAI_API_KEY:-default}",
              QF_CONFIG_FIXTURES);
-    ck_assert_str_eq(resolve_error(cfg, "plotwright", QF_ERR_CONFIG), expected);
+    ck_assert_str_eq(settings_error(cfg, "plotwright"), expected);
     qf_config_free(cfg);
 }
 END_TEST
@@ -151,7 +173,7 @@ START_TEST(unset_variable_only_for_user)
     ck_assert_str_eq(plan->model, "llama3");
     ck_assert_uint_eq(plan->chain_len, 0);
     qf_role_plan_free(plan);
-    ck_assert_str_eq(resolve_error(cfg, "scene_smith", QF_ERR_CONFIG),
+    ck_assert_str_eq(settings_error(cfg, "scene_smith"),
                      "plugins.yml:9:16: providers.text.openai.api_key: "
                      "environment variable QF_T_MISSING_KEY is not set; set "
                      "it or write ${QF_T_MISSING_KEY:-default}");
