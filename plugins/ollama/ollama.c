@@ -203,15 +203,29 @@ static qf_status read_headers(ollama *inst, qf_error *err)
 }
 
 /* base_url must parse as an http or https URL without credentials: URLs
- * appear in error messages and logs, so secrets belong in headers. */
+ * appear in error messages and logs, so secrets belong in headers. A value
+ * without a scheme ("127.0.0.1:11434", as OLLAMA_HOST is often written)
+ * means http. */
 static qf_status check_base_url(ollama *inst, qf_error *err)
 {
     CURLU *url = curl_url();
-    char *scheme = NULL, *user = NULL;
+    char *scheme = NULL, *user = NULL, *full = NULL;
     qf_status status = QF_OK;
 
     if (url == NULL)
         return inst->host->error_set(err, QF_ERR_NOMEM, "ollama: out of memory parsing base_url");
+    if (strstr(inst->base_url, "://") == NULL) {
+        size_t len = strlen(inst->base_url) + sizeof("http://");
+
+        full = malloc(len);
+        if (full == NULL) {
+            curl_url_cleanup(url);
+            return inst->host->error_set(err, QF_ERR_NOMEM, "ollama: out of memory parsing base_url");
+        }
+        snprintf(full, len, "http://%s", inst->base_url);
+        free(inst->base_url);
+        inst->base_url = full;
+    }
     if (curl_url_set(url, CURLUPART_URL, inst->base_url, 0) != CURLUE_OK ||
         curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))

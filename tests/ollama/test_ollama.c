@@ -297,6 +297,19 @@ START_TEST(chat_non_stream)
 }
 END_TEST
 
+/* OLLAMA_HOST is often written without a scheme; it means http. */
+START_TEST(base_url_without_scheme)
+{
+    char url[64];
+
+    snprintf(url, sizeof(url), "127.0.0.1:%d", w.sim.port);
+    open_runtime(url, "");
+    ck_assert_int_eq(run(0), QF_OK);
+    check_text("Echo: " PROMPT);
+    ck_assert_int_eq(sim_request_count(), 1);
+}
+END_TEST
+
 START_TEST(chat_stream)
 {
     static const char *const expected[] = {"Echo: ", "hello ", "there ", "world"};
@@ -895,6 +908,7 @@ static Suite *ollama_suite(void)
 
     tcase_add_test(answers, chat_non_stream);
     tcase_add_test(answers, chat_stream);
+    tcase_add_test(answers, base_url_without_scheme);
     tcase_add_test(answers, generate_endpoint);
     tcase_add_test(answers, generate_stream);
     tcase_add_test(answers, missing_counts_estimated);
