@@ -1,9 +1,9 @@
 /*
  * ledger.c - the cost ledger in <state_dir>/ledger.db. One SQLite table,
- * `calls`, gets one row per finished call; it is opened in WAL mode with a
- * jittered busy handler so several processes can append at once. Reports
- * aggregate in SQL, grouping months in C from day totals so that no date
- * function runs per row.
+ * `calls`, gets one row per finished call. The database is opened in WAL
+ * mode with a jittered busy handler, so several processes can append at
+ * once. Reports scan the rows of their range and sum them per group in C,
+ * because SQLite's GROUP BY would sort every row first.
  */
 #include "ledger.h"
 
@@ -20,7 +20,6 @@
 #include "error.h"
 
 #define LEDGER_FILE_NAME "ledger.db"
-#define LEDGER_SCHEMA_VERSION 1
 #define MS_PER_DAY 86400000LL
 /* Busy handler: up to this many retries of 20-220 microseconds each, about
  * five seconds of waiting in total. */
@@ -239,8 +238,9 @@ void qf_ledger_totals_free(qf_ledger_total *totals, size_t count)
 }
 
 /* Groups met while scanning. Reports have few groups (providers, models,
- * roles, days), so a linear search that first tries the previous row's
- * group is enough; rows arrive in time order, so days rarely miss it. */
+ * roles, days), so a linear search is enough. It first tries the previous
+ * row's group, which for days nearly always matches because rows arrive in
+ * time order. */
 typedef struct group_set {
     qf_ledger_total *items;
     int64_t *numbers; /* day or month number of each item, for date groups */

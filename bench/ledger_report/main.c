@@ -25,9 +25,9 @@ static double elapsed_ms(const struct timespec *a, const struct timespec *b)
            (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
-/* Insert rows in one transaction through a second connection; the ledger
- * API writes one transaction per call, which is what the runtime needs but
- * too slow for a million rows of setup. */
+/* Insert rows in one transaction through a second connection. The ledger
+ * API commits once per call, which the runtime needs but which is too slow
+ * for a million rows of setup. */
 static int fill(const char *dir, long rows)
 {
     static const char *const roles[] = {"plotwright", "scene_smith",

@@ -1,9 +1,9 @@
 /*
  * test_rate_limit_e2e.c - rate limits, budgets and cost accounting through
  * the runtime against qf-sim on loopback, with a clock the test sets. qf-sim
- * logs every request it receives, so a refusal is checked to have sent
- * nothing upstream; its X-QF-Sim-Usage and X-QF-Sim-Cached-Tokens headers
- * make the upstream report usage the test chooses.
+ * logs every request it receives, so each refusal is checked to have sent
+ * nothing upstream. Its X-QF-Sim-Usage and X-QF-Sim-Cached-Tokens headers
+ * make the upstream report the usage the test chooses.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -335,7 +335,8 @@ START_TEST(cache_hit_costs_zero)
     ck_assert_int_eq(run_prompt("hello"), QF_OK);
     ck_assert_double_gt(w.last_cost, 0);
 
-    /* The cache answers before the limiter, so the limit is not spent. */
+    /* The cache returns the stored response before the limiter runs, so
+     * the request limit is not spent. */
     ck_assert_int_eq(run_prompt("hello"), QF_OK);
     ck_assert_double_eq(w.last_cost, 0.0);
     ck_assert_int_eq(upstream_count(), 1);

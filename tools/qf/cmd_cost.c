@@ -500,6 +500,9 @@ static void limit_usage(const limit_scope *sc, int k, int64_t now,
 {
     double value = sc->values[k];
 
+    /* NOTE: this repeats the refill rule of plugins/rate_limit/limiter.c
+     * (level + elapsed x limit, capped at limit x period); change both
+     * together. */
     if (k < 2) {
         int64_t period = bucket_periods[k];
         int64_t limit = (int64_t)value, full = limit * period;
