@@ -185,19 +185,20 @@ qf_status qf_fc_index_delete(qf_fc_index *idx, const char *key)
 }
 
 qf_status qf_fc_index_touch(qf_fc_index *idx, const char *key,
-                            int64_t access_ms)
+                            int64_t access_ms, int64_t older_than_ms)
 {
     int rc;
 
     if (idx->touch == NULL &&
         sqlite3_prepare_v3(idx->db,
                            "UPDATE entries SET access_ms = ?2"
-                           " WHERE key = ?1 AND access_ms < ?2",
+                           " WHERE key = ?1 AND access_ms < ?3",
                            -1, SQLITE_PREPARE_PERSISTENT, &idx->touch,
                            NULL) != SQLITE_OK)
         return QF_ERR_IO;
     sqlite3_bind_text(idx->touch, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(idx->touch, 2, access_ms);
+    sqlite3_bind_int64(idx->touch, 3, older_than_ms);
     rc = sqlite3_step(idx->touch);
     sqlite3_reset(idx->touch);
     return rc == SQLITE_DONE ? QF_OK : QF_ERR_IO;

@@ -52,9 +52,11 @@ qf_status qf_fc_index_upsert(qf_fc_index *idx, const char *key, int64_t bytes,
                              int64_t access_ms);
 /* Inside a transaction: delete one row (absent rows are fine). */
 qf_status qf_fc_index_delete(qf_fc_index *idx, const char *key);
-/* Inside a transaction: raise a row's last access time. */
+/* Inside a transaction: set a row's last access time to `access_ms` when
+ * the stored one is before `older_than_ms`, so recent rows are not
+ * rewritten. */
 qf_status qf_fc_index_touch(qf_fc_index *idx, const char *key,
-                            int64_t access_ms);
+                            int64_t access_ms, int64_t older_than_ms);
 /* Inside a transaction: add to a named counter ("hits", "evictions"...). */
 qf_status qf_fc_index_count(qf_fc_index *idx, const char *name, int64_t delta);
 /* Inside a transaction: read every counter. */

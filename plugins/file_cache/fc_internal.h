@@ -17,8 +17,9 @@
 #define FC_PENDING_MAX 64
 /* Maximum time a buffered access or hit count waits for its write. */
 #define FC_FLUSH_INTERVAL_MS 5000
-/* A key's access is recorded again only after this long, so a hot entry
- * costs one index update per minute; LRU order has this resolution. */
+/* A key's access is recorded only when its last recorded access is older
+ * than this, so a hot entry costs at most one index update per minute.
+ * LRU order has this resolution. */
 #define FC_TOUCH_INTERVAL_MS 60000
 /* Slots of the table remembering when each recent key was recorded. */
 #define FC_RECENT_SLOTS 4096

@@ -39,7 +39,8 @@ static void flush_locked(fc_instance *fc)
     pthread_mutex_unlock(&fc->pending_lock);
 
     for (int i = 0; i < count; i++)
-        qf_fc_index_touch(&fc->index, batch[i].key, batch[i].ms);
+        qf_fc_index_touch(&fc->index, batch[i].key, batch[i].ms,
+                          batch[i].ms - FC_TOUCH_INTERVAL_MS);
     qf_fc_index_count(&fc->index, "hits", atomic_exchange(&fc->hits, 0));
     qf_fc_index_count(&fc->index, "misses", atomic_exchange(&fc->misses, 0));
     qf_fc_index_count(&fc->index, "expirations",

@@ -284,14 +284,15 @@ START_TEST(lru_eviction_order)
     for (int i = 0; i < 4; i++)
         cache_test_key(40 + i, keys[i]);
 
+    /* Access times have a resolution of one minute, so steps are 61 s. */
     for (int i = 0; i < 3; i++) {
         put(b, keys[i], "0123456789", 0);
-        atomic_fetch_add(&cache_test_now_ms, 1000);
+        atomic_fetch_add(&cache_test_now_ms, 61000);
     }
     value = get(b, keys[0], NULL); /* key 0 is now the most recent */
     ck_assert_str_eq(value, "0123456789");
     free(value);
-    atomic_fetch_add(&cache_test_now_ms, 1000);
+    atomic_fetch_add(&cache_test_now_ms, 61000);
     put(b, keys[3], "0123456789", 0);
 
     ck_assert_ptr_null(get(b, keys[1], NULL));
