@@ -13,14 +13,27 @@ cmake -S "$root" -B "$build" -DQF_BUILD_TESTS=OFF -DQF_BUILD_BENCH=OFF >/dev/nul
 cmake --build "$build" -j"$(nproc)" >/dev/null
 
 # qf-sim prints "qf-sim listening on http://127.0.0.1:PORT" once it is up.
+# Its default port comes first: the base URL is part of every cache key, so
+# a second run on the same port is answered from the cache.
 sim_out=$(mktemp)
-"$build/bin/qf-sim" --port 0 >"$sim_out" &
-sim_pid=$!
-trap 'kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null; rm -f "$sim_out"' EXIT
-for _ in $(seq 100); do
-    grep -q listening "$sim_out" && break
-    sleep 0.05
-done
+sim_pid=
+trap '[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; wait 2>/dev/null; rm -f "$sim_out"' EXIT
+start_sim() {
+    : >"$sim_out"
+    "$build/bin/qf-sim" --port "$1" >"$sim_out" 2>&1 &
+    sim_pid=$!
+    for _ in $(seq 100); do
+        grep -q listening "$sim_out" && return 0
+        kill -0 "$sim_pid" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+start_sim 8089 || start_sim 0 || {
+    echo "qf-sim did not start:" >&2
+    cat "$sim_out" >&2
+    exit 1
+}
 url=$(grep -o 'http://127.0.0.1:[0-9]*' "$sim_out")
 echo "qf-sim is listening on $url"
 
