@@ -126,15 +126,35 @@ static int exec_retrying(sqlite3 *db, const char *sql)
     return rc;
 }
 
+/* Create `dir` and any missing parents with mode 0700. */
 static qf_status make_dir(const char *dir, char *msg, size_t msg_len)
 {
-    if (mkdir(dir, 0700) == 0 || errno == EEXIST)
-        return QF_OK;
-    snprintf(msg, msg_len,
-             "cannot create state directory %s: %s; create it or set "
-             "state_dir in the configuration",
-             dir, strerror(errno));
-    return QF_ERR_IO;
+    char path[4096];
+    size_t len = strlen(dir);
+
+    if (len == 0 || len >= sizeof(path)) {
+        snprintf(msg, msg_len, "invalid state directory '%s'; expected a "
+                 "path shorter than %zu bytes", dir, sizeof(path));
+        return QF_ERR_INVALID;
+    }
+    memcpy(path, dir, len + 1);
+    for (char *p = path + 1; ; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            snprintf(msg, msg_len,
+                     "cannot create state directory %s: %s; create it or "
+                     "set state_dir in the configuration",
+                     path, strerror(errno));
+            return QF_ERR_IO;
+        }
+        *p = saved;
+        if (saved == '\0')
+            return QF_OK;
+    }
 }
 
 static int prepare_all(qf_limiter_store *store)

@@ -455,6 +455,18 @@ START_TEST(four_processes_share_token_limit)
 }
 END_TEST
 
+START_TEST(four_processes_share_day_budget)
+{
+    /* Each call reserves and is charged 1 x 2.50 + 99 x 10.00 per million,
+     * 0.0009925 USD, so ten calls fit in 0.01 USD and an eleventh does not. */
+    ck_assert_int_eq(total_passed_by_four("{\"cost_per_day\": 0.01,"
+                                          " \"scope\": \"provider\","
+                                          " \"scope_id\": \"openai\"}",
+                                          5),
+                     10);
+}
+END_TEST
+
 static Suite *plugin_suite(void)
 {
     Suite *s = suite_create("rate_limit");
@@ -480,6 +492,7 @@ static Suite *plugin_suite(void)
     tcase_add_test(tc, invalid_settings_rejected);
     tcase_add_test(tc, four_processes_share_request_limit);
     tcase_add_test(tc, four_processes_share_token_limit);
+    tcase_add_test(tc, four_processes_share_day_budget);
     suite_add_tcase(s, tc);
     return s;
 }
