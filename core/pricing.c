@@ -34,7 +34,7 @@ typedef struct price_alias {
 } price_alias;
 
 struct qf_pricing {
-    price_entry *models; /* sorted by name once loading is done */
+    price_entry *models; /* sorted by name */
     size_t count;
     size_t capacity;
     price_alias *aliases;

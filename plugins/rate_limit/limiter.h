@@ -47,7 +47,7 @@ typedef struct qf_limiter_state {
     qf_limiter_budget month;
 } qf_limiter_state;
 
-/* What one call asks for, or what it actually used. */
+/* Demand of one call: what it reserves, or what it actually used. */
 typedef struct qf_limiter_demand {
     int64_t requests;
     int64_t tokens;
@@ -90,7 +90,7 @@ int64_t qf_limiter_next_month_start(int64_t now_ms, int32_t offset_minutes);
 /*
  * Check `demand` against every configured limit at now_ms and, when all of
  * them allow it, take it from the buckets and budgets in the same step.
- * A refusal changes nothing but the refill bookkeeping.
+ * A refusal changes only the refill time and the current budget periods.
  */
 void qf_limiter_decide(const qf_limiter_limits *limits, qf_limiter_state *state,
                        const qf_limiter_demand *demand, int64_t now_ms,
@@ -107,13 +107,14 @@ void qf_limiter_settle(const qf_limiter_limits *limits, qf_limiter_state *state,
                        const qf_limiter_decision *reservation,
                        const qf_limiter_demand *actual, int64_t now_ms);
 
-/* Remaining amount of a bucket at now_ms (refill applied to a copy), in
- * whole units; and its full capacity. For `qf limits show`. */
+/* Whole units left in a bucket at now_ms, with the refill applied to a
+ * copy; -1 when the limit is absent (negative). */
 int64_t qf_limiter_bucket_available(const qf_limiter_bucket *bucket,
                                     int64_t limit, int64_t period_ms,
                                     int64_t now_ms);
 
-/* Spend of a budget at now_ms: 0 once its period has ended. */
+/* Spend of a budget in the period that starts at period_start_ms: 0 when
+ * the stored spend belongs to an earlier period. */
 double qf_limiter_budget_spent(const qf_limiter_budget *budget,
                                int64_t period_start_ms);
 

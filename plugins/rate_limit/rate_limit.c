@@ -1,9 +1,9 @@
 /*
  * rate_limit.c - the rate_limit middleware. on_request estimates the call
- * (prompt bytes / 4 plus the output reservation, priced through the host)
- * and reserves it in the store in one atomic step, or refuses before any
- * upstream traffic with the wait after which the call would pass.
- * on_complete settles the reservation against the usage the call reported.
+ * as prompt bytes / 4 plus the output reservation, priced through the host.
+ * It reserves that estimate in the store in one atomic step, or refuses
+ * before any upstream traffic with the wait after which the call would
+ * pass. on_complete settles the reservation against the reported usage.
  */
 #include <stdio.h>
 #include <stdlib.h>
