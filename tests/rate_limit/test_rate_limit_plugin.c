@@ -5,6 +5,7 @@
  * hits, unpriced models, waiting, calendar budgets at a UTC offset, and
  * four processes sharing one SQLite state directory.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -467,6 +468,80 @@ START_TEST(four_processes_share_day_budget)
 }
 END_TEST
 
+START_TEST(memory_store_shared_by_scope)
+{
+    const char *settings = "{\"requests_per_minute\": 2, \"store\": \"memory\","
+                           " \"scope\": \"provider\", \"scope_id\": \"openai\"}";
+    void *first = create(settings);
+    void *second = create(settings);
+    fake_request req = text_request("gpt-4o", "hi");
+    qf_error err;
+
+    ck_assert_int_eq(run_call(first, &req, 1, 1, QF_OK, &err), QF_OK);
+    ck_assert_int_eq(run_call(second, &req, 1, 1, QF_OK, &err), QF_OK);
+    ck_assert_int_eq(run_call(first, &req, 1, 1, QF_OK, &err),
+                     QF_ERR_RATE_LIMITED);
+    mw->destroy(first);
+    mw->destroy(second);
+}
+END_TEST
+
+typedef struct thread_job {
+    void *instance;
+    int passed;
+} thread_job;
+
+static void *thread_calls(void *arg)
+{
+    thread_job *job = arg;
+    fake_request req = text_request("gpt-4o", "hi");
+    qf_error err;
+
+    for (int i = 0; i < 50; i++) {
+        if (run_call(job->instance, &req, 1, 1, QF_OK, &err) == QF_OK)
+            job->passed++;
+    }
+    return NULL;
+}
+
+/* Calls that pass when four threads make 50 calls each on one instance. */
+static int passed_by_four_threads(const char *settings)
+{
+    void *rl = create(settings);
+    pthread_t threads[4];
+    thread_job jobs[4];
+    int total = 0;
+
+    for (int i = 0; i < 4; i++) {
+        jobs[i].instance = rl;
+        jobs[i].passed = 0;
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, thread_calls,
+                                        &jobs[i]),
+                         0);
+    }
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_join(threads[i], NULL), 0);
+        total += jobs[i].passed;
+    }
+    mw->destroy(rl);
+    return total;
+}
+
+START_TEST(threads_share_memory_store)
+{
+    ck_assert_int_eq(passed_by_four_threads("{\"requests_per_minute\": 120,"
+                                            " \"store\": \"memory\"}"),
+                     120);
+}
+END_TEST
+
+START_TEST(threads_share_sqlite_store)
+{
+    ck_assert_int_eq(passed_by_four_threads("{\"requests_per_minute\": 120}"),
+                     120);
+}
+END_TEST
+
 static Suite *plugin_suite(void)
 {
     Suite *s = suite_create("rate_limit");
@@ -493,6 +568,9 @@ static Suite *plugin_suite(void)
     tcase_add_test(tc, four_processes_share_request_limit);
     tcase_add_test(tc, four_processes_share_token_limit);
     tcase_add_test(tc, four_processes_share_day_budget);
+    tcase_add_test(tc, memory_store_shared_by_scope);
+    tcase_add_test(tc, threads_share_memory_store);
+    tcase_add_test(tc, threads_share_sqlite_store);
     suite_add_tcase(s, tc);
     return s;
 }
