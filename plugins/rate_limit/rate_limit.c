@@ -294,8 +294,12 @@ static int never_sent(qf_status status)
            status == QF_ERR_CONFIG;
 }
 
+/* What the call used. A successful answer without any usage (no tokens,
+ * no images) keeps its estimate, because charging nothing would let calls
+ * through upstreams that do not report usage without limit. */
 static void actual_demand(const rate_limit *rl, const qf_request *req,
                           const qf_response *resp, qf_status status,
+                          const qf_limiter_demand *reserved,
                           qf_limiter_demand *actual)
 {
     const qf_host *host = rl->host;
@@ -316,6 +320,11 @@ static void actual_demand(const rate_limit *rl, const qf_request *req,
     }
     host->response_usage(resp, &usage);
     images = (int64_t)host->response_image_count(resp);
+    if (usage.prompt_tokens <= 0 && usage.completion_tokens <= 0 &&
+        images == 0) {
+        *actual = *reserved;
+        return;
+    }
     model = host->response_model(resp);
     if (model == NULL || model[0] == '\0')
         model = host->request_model(req);
@@ -336,7 +345,7 @@ static void rl_on_complete(void *instance, void **state, const qf_request *req,
 
     if (call == NULL)
         return;
-    actual_demand(rl, req, resp, status, &actual);
+    actual_demand(rl, req, resp, status, &call->reservation.reserved, &actual);
     if (qf_limiter_store_settle(rl->store, &rl->settings.limits,
                                 &call->reservation, &actual,
                                 host->now_ms(rl->ctx), msg,

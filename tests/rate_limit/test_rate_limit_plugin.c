@@ -199,6 +199,22 @@ START_TEST(settle_returns_unused_tokens)
 }
 END_TEST
 
+START_TEST(missing_usage_keeps_estimate)
+{
+    void *rl = create("{\"tokens_per_hour\": 1000}");
+    fake_request req = text_request("gpt-4o", "hi");
+    qf_error err;
+
+    add_param(&req, "max_tokens", "900");
+    /* The upstream reported no usage, so the 901 reserved tokens stay
+     * spent and a second call of 901 does not fit. */
+    ck_assert_int_eq(run_call(rl, &req, 0, 0, QF_OK, &err), QF_OK);
+    ck_assert_int_eq(run_call(rl, &req, 0, 0, QF_OK, &err),
+                     QF_ERR_RATE_LIMITED);
+    mw->destroy(rl);
+}
+END_TEST
+
 START_TEST(failed_call_releases_tokens)
 {
     void *rl = create("{\"tokens_per_hour\": 1000}");
@@ -554,6 +570,7 @@ static Suite *plugin_suite(void)
     tcase_add_test(tc, day_budget_waits_for_offset_midnight);
     tcase_add_test(tc, settle_charges_reported_usage);
     tcase_add_test(tc, settle_returns_unused_tokens);
+    tcase_add_test(tc, missing_usage_keeps_estimate);
     tcase_add_test(tc, failed_call_releases_tokens);
     tcase_add_test(tc, failed_call_keeps_request_slot);
     tcase_add_test(tc, unsent_call_returns_request_slot);
