@@ -33,6 +33,15 @@ static const char config_format[] =
     "      model: gpt-4o-mini\n"
     "      retry: {max_attempts: 1}\n"
     "      cache: {enabled: true, ttl_seconds: 60, prune_interval_seconds: 0}\n"
+    "  image:\n"
+    "    default: openai\n"
+    "    openai:\n"
+    "      plugin: openai\n"
+    "      base_url: %s/v1\n"
+    "      api_key: sk-test-not-a-real-key\n"
+    "      model: dall-e-3\n"
+    "      retry: {max_attempts: 1}\n"
+    "      cache: {enabled: true, ttl_seconds: 60, prune_interval_seconds: 0}\n"
     "roles:\n"
     "  plotwright: {provider: openai}\n"
     "  scene_smith: {provider: openai, headers: {X-QF-Sim-Fault: \"500\"}}\n"
@@ -49,7 +58,12 @@ static const char config_format[] =
     "      - {plugin: cache, enabled: true, ttl_seconds: 60}\n"
     "  translator:\n"
     "    provider: openai\n"
-    "    cache: {enabled: true, dir: %s/not-a-folder/cache}\n";
+    "    cache: {enabled: true, dir: %s/not-a-folder/cache}\n"
+    "  book_binder: {provider: openai, cache: {ttl_seconds: 5}}\n"
+    "  gatekeeper:\n"
+    "    provider: openai\n"
+    "    cache: {ttl_seconds: 5, prune_interval_seconds: 10}\n"
+    "  illustrator: {provider: openai}\n";
 
 static void setup(void)
 {
@@ -69,7 +83,7 @@ static void setup(void)
     blocker = qf_test_write_file(tmp, "not-a-folder", "x");
     free(blocker);
     ck_assert_int_ge(asprintf(&yaml, config_format, QF_TEST_BUILD_DIR,
-                              sim.base_url, tmp),
+                              sim.base_url, sim.base_url, tmp),
                      0);
     atomic_store(&cache_test_now_ms, 1767225600000LL);
     rt = cache_test_runtime(tmp, yaml, 0, 1);
@@ -389,6 +403,71 @@ START_TEST(api_key_never_stored)
 }
 END_TEST
 
+START_TEST(role_ttl_overrides_provider)
+{
+    ck_assert_int_eq(run_ok("book_binder", "bind it", NULL), 0);
+    ck_assert_int_eq(run_ok("plotwright", "plot it", NULL), 0);
+    atomic_fetch_add(&cache_test_now_ms, 6000);
+    ck_assert_int_eq(run_ok("book_binder", "bind it", NULL), 0);
+    ck_assert_int_eq(run_ok("plotwright", "plot it", NULL), 1);
+    ck_assert_int_eq(upstream_requests(), 3);
+}
+END_TEST
+
+START_TEST(image_answer_cached)
+{
+    qf_response *first = NULL;
+    qf_response *second = NULL;
+
+    ck_assert_int_eq(run("illustrator", "a red door", NULL, &first), QF_OK);
+    ck_assert_int_eq(first->cache_hit, 0);
+    ck_assert_uint_eq(first->image_count, 1);
+    ck_assert_int_eq(run("illustrator", "a red door", NULL, &second), QF_OK);
+    ck_assert_int_eq(second->cache_hit, 1);
+    ck_assert_uint_eq(second->image_count, 1);
+    ck_assert_uint_eq(second->images[0].len, first->images[0].len);
+    ck_assert_mem_eq(second->images[0].bytes, first->images[0].bytes,
+                     first->images[0].len);
+    ck_assert_str_eq(second->images[0].mime, first->images[0].mime);
+    ck_assert(qf_response_cost(second, NULL) == 0.0);
+    ck_assert_int_eq(upstream_requests(), 1);
+    qf_response_free(first);
+    qf_response_free(second);
+}
+END_TEST
+
+START_TEST(background_prune_removes_expired)
+{
+    const char *settings[4];
+    char dir[4200];
+    char *setting = NULL;
+    cache_test_backend b;
+    qf_cache_stats stats;
+    qf_error err;
+
+    /* Two entries expire after 5 s; 11 s later the next request passes
+     * the 10 s prune interval and starts a prune, which closing the
+     * runtime waits for. */
+    ck_assert_int_eq(run_ok("gatekeeper", "first", NULL), 0);
+    ck_assert_int_eq(run_ok("gatekeeper", "second", NULL), 0);
+    atomic_fetch_add(&cache_test_now_ms, 11000);
+    ck_assert_int_eq(run_ok("gatekeeper", "third", NULL), 0);
+    qf_runtime_close(rt);
+
+    rt = cache_test_runtime(tmp, NULL, 0, 0);
+    snprintf(dir, sizeof(dir), "%s/state/cache", tmp);
+    ck_assert_int_ge(asprintf(&setting, "dir=%s", dir), 0);
+    settings[0] = setting;
+    settings[1] = NULL;
+    b = cache_test_backend_open(rt, settings);
+    qf_error_init(&err);
+    ck_assert_int_eq(b.vt->stats(b.inst, &stats, &err), QF_OK);
+    ck_assert_int_eq(stats.expirations, 2);
+    ck_assert_int_eq(stats.entries, 1);
+    free(setting);
+}
+END_TEST
+
 /* Run build/bin/qf with the test configuration and `args`; *out is freed
  * by the caller. */
 static void run_qf(const char *const *args, qf_test_run *out)
@@ -471,6 +550,9 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, backend_failure_is_a_miss);
     tcase_add_test(tc, api_key_never_stored);
     tcase_add_test(tc, qf_cache_command);
+    tcase_add_test(tc, role_ttl_overrides_provider);
+    tcase_add_test(tc, image_answer_cached);
+    tcase_add_test(tc, background_prune_removes_expired);
     suite_add_tcase(s, tc);
     return s;
 }
