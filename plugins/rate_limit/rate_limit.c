@@ -180,40 +180,57 @@ static void format_limit_value(const qf_rl_settings *s, qf_limit_kind limit,
     }
 }
 
-static qf_status refuse(const rate_limit *rl, const qf_limiter_decision *d,
-                        const qf_limiter_demand *demand, qf_error *err)
+static int is_cost_limit(qf_limit_kind limit)
+{
+    return limit == QF_LIMIT_COST_PER_DAY || limit == QF_LIMIT_COST_PER_MONTH;
+}
+
+/* Refuse a request that no wait would let through, without a retry-after.
+ * `hint` says how to make the request smaller ("lower max_tokens"). */
+static qf_status refuse_always(const rate_limit *rl,
+                               const qf_limiter_decision *d,
+                               const qf_limiter_demand *demand,
+                               const char *hint, qf_error *err)
 {
     const qf_host *host = rl->host;
-    int is_cost = d->limit == QF_LIMIT_COST_PER_DAY ||
-                  d->limit == QF_LIMIT_COST_PER_MONTH;
-    qf_status status = is_cost ? QF_ERR_BUDGET : QF_ERR_RATE_LIMITED;
     const char *name = qf_limiter_limit_name(d->limit);
+    const char *scope = rl->settings.scope_label;
     char value[64];
 
     format_limit_value(&rl->settings, d->limit, value, sizeof(value));
-    if (d->wait_ms < 0 && is_cost)
-        return host->error_set(err, status,
+    if (is_cost_limit(d->limit))
+        return host->error_set(err, QF_ERR_BUDGET,
                                "budget %s=%s for %s is smaller than this "
                                "request's estimated cost of %.6f USD; raise "
-                               "the budget or lower max_tokens",
-                               name, value, rl->settings.scope_label,
-                               demand->cost);
-    if (d->wait_ms < 0)
-        return host->error_set(err, status,
+                               "the budget or %s",
+                               name, value, scope, demand->cost, hint);
+    if (d->limit == QF_LIMIT_TOKENS_PER_HOUR)
+        return host->error_set(err, QF_ERR_RATE_LIMITED,
                                "rate limit %s=%s for %s is smaller than this "
-                               "request's estimate of %lld %s; raise the limit "
-                               "or lower max_tokens",
-                               name, value, rl->settings.scope_label,
-                               (long long)(d->limit == QF_LIMIT_TOKENS_PER_HOUR
-                                               ? demand->tokens
-                                               : demand->requests),
-                               d->limit == QF_LIMIT_TOKENS_PER_HOUR
-                                   ? "tokens"
-                                   : "requests");
+                               "request's estimate of %lld tokens; raise the "
+                               "limit or %s",
+                               name, value, scope, (long long)demand->tokens,
+                               hint);
+    return host->error_set(err, QF_ERR_RATE_LIMITED,
+                           "rate limit %s=%s for %s allows no requests; raise "
+                           "the limit",
+                           name, value, scope);
+}
+
+/* Refuse a request that would pass after d->wait_ms. */
+static qf_status refuse_for_now(const rate_limit *rl,
+                                const qf_limiter_decision *d, qf_error *err)
+{
+    const qf_host *host = rl->host;
+    int is_cost = is_cost_limit(d->limit);
+    char value[64];
+
+    format_limit_value(&rl->settings, d->limit, value, sizeof(value));
     host->error_set_retry_after_ms(err, d->wait_ms);
-    return host->error_set(err, status,
+    return host->error_set(err, is_cost ? QF_ERR_BUDGET : QF_ERR_RATE_LIMITED,
                            "%s %s=%s for %s reached; retry after %lld s",
-                           is_cost ? "budget" : "rate limit", name, value,
+                           is_cost ? "budget" : "rate limit",
+                           qf_limiter_limit_name(d->limit), value,
                            rl->settings.scope_label,
                            (long long)(d->wait_ms / 1000));
 }
@@ -221,7 +238,8 @@ static qf_status refuse(const rate_limit *rl, const qf_limiter_decision *d,
 /* Reserve, sleeping and checking again while on_limit is wait and the
  * next wait still fits in max_wait_seconds. */
 static qf_status reserve(rate_limit *rl, const qf_limiter_demand *demand,
-                         qf_limiter_decision *d, qf_error *err)
+                         const char *hint, qf_limiter_decision *d,
+                         qf_error *err)
 {
     const qf_host *host = rl->host;
     int64_t waited_ms = 0;
@@ -237,9 +255,10 @@ static qf_status reserve(rate_limit *rl, const qf_limiter_demand *demand,
             return host->error_set(err, st, "%s", msg);
         if (d->allowed)
             return QF_OK;
-        if (!rl->settings.wait_on_limit || d->wait_ms < 0 ||
-            waited_ms + d->wait_ms > max_wait_ms)
-            return refuse(rl, d, demand, err);
+        if (d->wait_ms < 0)
+            return refuse_always(rl, d, demand, hint, err);
+        if (!rl->settings.wait_on_limit || waited_ms + d->wait_ms > max_wait_ms)
+            return refuse_for_now(rl, d, err);
         host->log(rl->ctx, QF_LOG_INFO, "%s reached; waiting %lld ms",
                   qf_limiter_limit_name(d->limit), (long long)d->wait_ms);
         host->sleep_ms(rl->ctx, d->wait_ms);
@@ -268,7 +287,11 @@ static qf_status rl_on_request(void *instance, void **state, qf_request *req,
                                rl->settings.scope_label,
                                host->request_model(req) ? host->request_model(req) : "MODEL");
 
-    st = reserve(rl, &demand, &decision, err);
+    st = reserve(rl, &demand,
+                 host->request_kind(req) == QF_REQUEST_IMAGE
+                     ? "request fewer images"
+                     : "lower max_tokens",
+                 &decision, err);
     if (st != QF_OK)
         return st;
     call = host->alloc(sizeof(*call));

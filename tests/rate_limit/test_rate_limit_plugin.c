@@ -356,6 +356,31 @@ START_TEST(largest_output_cap_reserved)
 }
 END_TEST
 
+START_TEST(image_cost_estimated_per_image)
+{
+    void *rl = create("{\"cost_per_day\": 0.05, \"scope\": \"provider\","
+                      " \"scope_id\": \"openai_images\"}");
+    fake_request two = text_request("dall-e-3", "a lighthouse at dusk");
+    fake_request one = text_request("dall-e-3", "a lighthouse at dusk");
+    qf_error err;
+
+    two.kind = QF_REQUEST_IMAGE;
+    one.kind = QF_REQUEST_IMAGE;
+    add_param(&two, "n", "2");
+
+    /* dall-e-3 is 0.04 USD per image and has no token prices. */
+    ck_assert_int_eq(run_call(rl, &two, 0, 0, QF_OK, &err), QF_ERR_BUDGET);
+    ck_assert_str_eq(err.message,
+                     "budget cost_per_day=0.05 for provider openai_images is "
+                     "smaller than this request's estimated cost of 0.080000 "
+                     "USD; raise the budget or request fewer images");
+    ck_assert_int_eq(run_call(rl, &one, 0, 0, QF_OK, &err), QF_OK);
+    ck_assert_int_eq(run_call(rl, &one, 0, 0, QF_OK, &err), QF_ERR_BUDGET);
+    ck_assert_int_eq(err.retry_after_ms, 43200000);
+    mw->destroy(rl);
+}
+END_TEST
+
 START_TEST(wait_mode_sleeps_then_passes)
 {
     void *rl = create("{\"requests_per_minute\": 1, \"on_limit\": \"wait\","
@@ -381,6 +406,22 @@ START_TEST(wait_mode_gives_up_past_max)
     ck_assert_int_eq(run_call(rl, &req, 1, 1, QF_OK, &err), QF_ERR_RATE_LIMITED);
     ck_assert_int_eq(ctx.slept_ms, 0);
     ck_assert_int_eq(err.retry_after_ms, 60000);
+    mw->destroy(rl);
+}
+END_TEST
+
+START_TEST(zero_request_limit_never_passes)
+{
+    void *rl = create("{\"requests_per_minute\": 0, \"scope\": \"role\","
+                      " \"scope_id\": \"showrunner\"}");
+    fake_request req = text_request("gpt-4o", "hi");
+    qf_error err;
+
+    ck_assert_int_eq(run_call(rl, &req, 1, 1, QF_OK, &err), QF_ERR_RATE_LIMITED);
+    ck_assert_str_eq(err.message, "rate limit requests_per_minute=0 for role "
+                                  "showrunner allows no requests; raise the "
+                                  "limit");
+    ck_assert_int_eq(err.retry_after_ms, -1);
     mw->destroy(rl);
 }
 END_TEST
@@ -579,8 +620,10 @@ static Suite *plugin_suite(void)
     tcase_add_test(tc, unpriced_model_denied);
     tcase_add_test(tc, free_model_passes_zero_budget);
     tcase_add_test(tc, largest_output_cap_reserved);
+    tcase_add_test(tc, image_cost_estimated_per_image);
     tcase_add_test(tc, wait_mode_sleeps_then_passes);
     tcase_add_test(tc, wait_mode_gives_up_past_max);
+    tcase_add_test(tc, zero_request_limit_never_passes);
     tcase_add_test(tc, invalid_settings_rejected);
     tcase_add_test(tc, four_processes_share_request_limit);
     tcase_add_test(tc, four_processes_share_token_limit);
