@@ -540,7 +540,7 @@ static void print_limits(const qf_cli *cli, const limit_scope *scopes,
     cJSON *list = obj ? cJSON_AddArrayToObject(obj, "limits") : NULL;
 
     if (!cli->json)
-        printf("%-28s %-20s %12s %12s %12s  %s\n", "SCOPE", "LIMIT", "VALUE",
+        printf("%-32s %-20s %12s %12s %12s  %s\n", "SCOPE", "LIMIT", "VALUE",
                "USED", "REMAINING", "RESETS");
     for (size_t i = 0; i < n; i++) {
         for (int k = 0; k < 4; k++) {
@@ -569,8 +569,14 @@ static void print_limits(const qf_cli *cli, const limit_scope *scopes,
             }
             snprintf(label, sizeof(label), "%s %s", scopes[i].scope,
                      scopes[i].id);
-            printf("%-28s %-20s %12g %12g %12g  %s\n", label, limit_names[k],
-                   scopes[i].values[k], used, remaining, when);
+            if (k < 2)
+                printf("%-32s %-20s %12.0f %12.0f %12.0f  %s\n", label,
+                       limit_names[k], scopes[i].values[k], used, remaining,
+                       when);
+            else
+                printf("%-32s %-20s %12.6f %12.6f %12.6f  %s\n", label,
+                       limit_names[k], scopes[i].values[k], used, remaining,
+                       when);
         }
     }
     if (obj != NULL)
