@@ -13,8 +13,11 @@
 #include "fc_entry.h"
 #include "fc_index.h"
 
-/* Last-access updates buffered in memory before one batched write. */
-#define FC_PENDING_MAX 64
+/* Last-access updates buffered in memory; the background writer is woken
+ * when FC_FLUSH_BATCH of them wait, and accesses beyond FC_PENDING_MAX
+ * before it runs are dropped. */
+#define FC_PENDING_MAX 512
+#define FC_FLUSH_BATCH 64
 /* Maximum time a buffered access or hit count waits for its write. */
 #define FC_FLUSH_INTERVAL_MS 5000
 /* A key's access is recorded only when its last recorded access is older
@@ -44,7 +47,12 @@ typedef struct fc_instance {
     int fsync_writes;   /* fsync each entry before its rename */
     qf_fc_index index;
 
-    pthread_mutex_t pending_lock; /* guards pending and pending_since_ms */
+    pthread_mutex_t pending_lock; /* guards the fields up to `recent` */
+    pthread_cond_t flush_wanted;  /* wakes the background writer */
+    int flush_requested;
+    int stopping;
+    int has_writer;
+    pthread_t writer;
     fc_access pending[FC_PENDING_MAX];
     int pending_count;
     int64_t pending_since_ms;

@@ -5,8 +5,9 @@
  * for LRU eviction, pruning and statistics.
  *
  * A hit reads one file and touches no database: its last-access time and
- * hit count wait in memory and are written in batches (at most every five
- * seconds or 64 accesses, at every put and stats, and on destroy).
+ * hit count wait in memory and a background thread writes them in batches
+ * (after five seconds or 64 accesses); puts, stats and destroy write them
+ * too.
  * Renames, deletions and their index rows change together inside SQLite's
  * write lock, so every process sees a file and its row agree.
  */
@@ -78,8 +79,30 @@ static int access_is_new(fc_instance *fc, const char *key, int64_t now)
     return 1;
 }
 
-/* Buffer one access (key may be NULL for a miss) and flush when the buffer
- * is full or its oldest item waited long enough. */
+/* The background writer: writes buffered accesses and counts whenever a
+ * lookup asks for it, so no lookup waits for SQLite. */
+static void *writer_main(void *arg)
+{
+    fc_instance *fc = arg;
+
+    pthread_mutex_lock(&fc->pending_lock);
+    for (;;) {
+        while (!fc->flush_requested && !fc->stopping)
+            pthread_cond_wait(&fc->flush_wanted, &fc->pending_lock);
+        if (!fc->flush_requested)
+            break;
+        fc->flush_requested = 0;
+        pthread_mutex_unlock(&fc->pending_lock);
+        flush(fc);
+        pthread_mutex_lock(&fc->pending_lock);
+    }
+    pthread_mutex_unlock(&fc->pending_lock);
+    return NULL;
+}
+
+/* Buffer one access (key may be NULL for a miss) and have it written when
+ * FC_FLUSH_BATCH accesses wait or the oldest waited FC_FLUSH_INTERVAL_MS:
+ * by the background writer, or here when it could not be started. */
 static void note_access(fc_instance *fc, const char *key, int64_t now)
 {
     int due;
@@ -94,14 +117,29 @@ static void note_access(fc_instance *fc, const char *key, int64_t now)
         memcpy(a->key, key, sizeof(a->key));
         a->ms = now;
     }
-    due = fc->pending_count >= FC_PENDING_MAX ||
+    due = fc->pending_count >= FC_FLUSH_BATCH ||
           now - fc->pending_since_ms >= FC_FLUSH_INTERVAL_MS;
-    if (due && fc->pending_count == 0)
+    if (due) {
         fc->pending_since_ms = now;
+        fc->flush_requested = 1;
+        pthread_cond_signal(&fc->flush_wanted);
+    }
     pthread_mutex_unlock(&fc->pending_lock);
 
-    if (due)
+    if (due && !fc->has_writer)
         flush(fc);
+}
+
+static void stop_writer(fc_instance *fc)
+{
+    if (!fc->has_writer)
+        return;
+    pthread_mutex_lock(&fc->pending_lock);
+    fc->stopping = 1;
+    pthread_cond_signal(&fc->flush_wanted);
+    pthread_mutex_unlock(&fc->pending_lock);
+    pthread_join(fc->writer, NULL);
+    fc->has_writer = 0;
 }
 
 /* --- Lifecycle --------------------------------------------------------- */
@@ -149,10 +187,12 @@ static void fc_destroy(void *instance)
 
     if (fc == NULL)
         return;
+    stop_writer(fc);
     if (fc->index.db != NULL) {
         flush(fc);
         qf_fc_index_close(&fc->index);
     }
+    pthread_cond_destroy(&fc->flush_wanted);
     pthread_mutex_destroy(&fc->pending_lock);
     fc->host->free(fc->dir);
     fc->host->free(fc);
@@ -172,6 +212,7 @@ static qf_status fc_create(const qf_host *host, qf_context *ctx,
     fc->host = host;
     fc->ctx = ctx;
     pthread_mutex_init(&fc->pending_lock, NULL);
+    pthread_cond_init(&fc->flush_wanted, NULL);
 
     st = read_settings(fc, err);
     if (st != QF_OK)
@@ -189,6 +230,7 @@ static qf_status fc_create(const qf_host *host, qf_context *ctx,
         host->error_set(err, st, "file_cache: %s", msg);
         goto fail;
     }
+    fc->has_writer = pthread_create(&fc->writer, NULL, writer_main, fc) == 0;
 
     *instance = fc;
     return QF_OK;
