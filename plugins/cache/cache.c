@@ -78,6 +78,13 @@ static void warn(cache_instance *c, const char *fmt, ...)
         c->host->log(c->ctx, QF_LOG_WARN, "%s", msg);
 }
 
+/* Reset `err` after a failure the cache handled itself, so a request that
+ * succeeds does not carry a stale error. */
+static void clear_error(const qf_host *h, qf_error *err)
+{
+    h->error_set(err, QF_OK, "%s", "");
+}
+
 /* --- Lifecycle --------------------------------------------------------- */
 
 static qf_status read_int(cache_instance *c, const char *name, int64_t dflt,
@@ -292,6 +299,7 @@ static qf_status lookup(cache_instance *c, const char *key,
         if (st != QF_ERR_NOT_FOUND)
             warn(c, "cache lookup of %.12s failed: %s; treated as a miss", key,
                  h->error_message(err));
+        clear_error(h, err);
         return QF_OK;
     }
 
@@ -299,6 +307,7 @@ static qf_status lookup(cache_instance *c, const char *key,
     if (st != QF_OK) {
         warn(c, "cache entry %.12s is unreadable (%s); removed", key, reason);
         c->backend->remove(c->backend_instance, key, err);
+        clear_error(h, err);
         h->free(value);
         return QF_OK;
     }
@@ -336,6 +345,7 @@ static qf_status cache_on_request(void *instance, void **state, qf_request *req,
     if (qf_cache_key_build(h, req, call->key, NULL, err) != QF_OK) {
         warn(c, "no cache key for request %s: %s; not cached",
              h->request_id(req), h->error_message(err));
+        clear_error(h, err);
         h->free(call);
         return QF_OK;
     }
@@ -369,9 +379,11 @@ static qf_status cache_on_response(void *instance, void **state,
         return QF_OK;
     }
     if (c->backend->put(c->backend_instance, call->key, value, len,
-                        c->ttl_seconds, err) != QF_OK)
+                        c->ttl_seconds, err) != QF_OK) {
         warn(c, "storing cache entry %.12s failed: %s; the answer is "
                 "returned uncached", call->key, h->error_message(err));
+        clear_error(h, err);
+    }
     h->free(value);
     return QF_OK;
 }

@@ -6,6 +6,7 @@
  * nothing, stream replay, zero cost of a hit, and that the key sees what
  * an earlier middleware changed.
  */
+#include <dirent.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,7 +177,7 @@ START_TEST(second_request_is_hit)
     qf_response *resp = NULL;
     int64_t age = -1;
     const qf_host *h = qf_runtime_host(rt);
-    qf_usage usage;
+    qf_usage usage = {sizeof(qf_usage), 0, 0, 0, 0};
 
     ck_assert_int_eq(run_ok("plotwright", "hello world", NULL), 0);
     ck_assert_int_eq(upstream_requests(), 1);
@@ -403,6 +404,74 @@ START_TEST(api_key_never_stored)
 }
 END_TEST
 
+/* Path of the one entry file under the default cache folder; malloc'd. */
+static char *only_entry_file(void)
+{
+    char *dir = NULL;
+    char *found = NULL;
+    DIR *top;
+    struct dirent *shard;
+
+    ck_assert_int_ge(asprintf(&dir, "%s/state/cache", tmp), 0);
+    top = opendir(dir);
+    ck_assert_ptr_nonnull(top);
+    while ((shard = readdir(top)) != NULL) {
+        char *sub = NULL;
+        DIR *d;
+        struct dirent *e;
+
+        if (strlen(shard->d_name) != 2)
+            continue;
+        ck_assert_int_ge(asprintf(&sub, "%s/%s", dir, shard->d_name), 0);
+        d = opendir(sub);
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            if (strstr(e->d_name, ".qfc") != NULL) {
+                ck_assert_ptr_null(found);
+                ck_assert_int_ge(asprintf(&found, "%s/%s", sub, e->d_name), 0);
+            }
+        }
+        if (d != NULL)
+            closedir(d);
+        free(sub);
+    }
+    closedir(top);
+    free(dir);
+    ck_assert_ptr_nonnull(found);
+    return found;
+}
+
+START_TEST(corrupt_entry_is_miss_in_chain)
+{
+    qf_response *resp = NULL;
+    qf_error err;
+    qf_request *req = NULL;
+    char *path;
+    FILE *f;
+
+    ck_assert_int_eq(run_ok("plotwright", "fragile", NULL), 0);
+    path = only_entry_file();
+    f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 150, SEEK_SET);
+    fputc('#', f);
+    fclose(f);
+
+    qf_error_init(&err);
+    ck_assert_int_eq(qf_request_create(rt, "plotwright", NULL, &req, &err),
+                     QF_OK);
+    qf_request_add_message(req, "user", "fragile", 7);
+    ck_assert_int_eq(qf_runtime_run(rt, req, NULL, &resp, &err), QF_OK);
+    ck_assert_int_eq(resp->cache_hit, 0);
+    ck_assert_int_eq(err.status, QF_OK);
+    ck_assert_int_eq(upstream_requests(), 2);
+    qf_response_free(resp);
+    qf_request_free(req);
+
+    ck_assert_int_eq(run_ok("plotwright", "fragile", NULL), 1);
+    free(path);
+}
+END_TEST
+
 START_TEST(role_ttl_overrides_provider)
 {
     ck_assert_int_eq(run_ok("book_binder", "bind it", NULL), 0);
@@ -550,6 +619,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, backend_failure_is_a_miss);
     tcase_add_test(tc, api_key_never_stored);
     tcase_add_test(tc, qf_cache_command);
+    tcase_add_test(tc, corrupt_entry_is_miss_in_chain);
     tcase_add_test(tc, role_ttl_overrides_provider);
     tcase_add_test(tc, image_answer_cached);
     tcase_add_test(tc, background_prune_removes_expired);
