@@ -165,7 +165,13 @@ qf_status qf_state_project_init(qf_state *st, const char *name,
     if (!name || !*name)
         return qf_error_set(err, QF_ERR_INVALID,
                             "project name is empty; pass --name NAME");
-    status = qf_state_require_data_schema(st, err);
+    status = qf_state_text_check(name, "the project name", err);
+    if (status == QF_OK)
+        status = qf_state_text_check(author, "the author", err);
+    if (status == QF_OK)
+        status = qf_state_text_check(description, "the description", err);
+    if (status == QF_OK)
+        status = qf_state_require_data_schema(st, err);
     if (status == QF_OK)
         status = qf_state_sql_exec(st->db, "BEGIN IMMEDIATE",
                                    "starting a transaction", err);

@@ -116,7 +116,9 @@ qf_status qf_state_artifact_put(qf_state *st, const char *id,
                             "invalid artifact id '%s': expected 1 to 128 "
                             "characters",
                             id ? id : "");
-    status = check_type(type, err);
+    status = qf_state_text_check(id, "the artifact id", err);
+    if (status == QF_OK)
+        status = check_type(type, err);
     if (status == QF_OK)
         status = qf_state_json_normalize(data ? data : "", "the artifact data",
                                          &json, err);

@@ -81,7 +81,8 @@ static int emit_simple(yaml_emitter_t *em, yaml_event_type_t type)
     return yaml_emitter_emit(em, &ev);
 }
 
-/* Emit the current row as a mapping of the section's columns. */
+/* Emit the current row as a mapping of the section's columns. Returns 0
+ * when the emitter fails, -1 when a value is not valid UTF-8. */
 static int emit_row(yaml_emitter_t *em, const state_section *sec,
                     sqlite3_stmt *stmt)
 {
@@ -90,6 +91,9 @@ static int emit_row(yaml_emitter_t *em, const state_section *sec,
     for (size_t i = 0; ok && i < sec->ncolumns; i++) {
         const char *text = (const char *)sqlite3_column_text(stmt, (int)i);
 
+        /* libyaml 0.2.5 loops forever on invalid UTF-8 in a scalar. */
+        if (text && !qf_state_utf8_valid(text))
+            return -1;
         ok = emit_plain(em, sec->columns[i].name);
         if (!ok)
             break;
@@ -130,11 +134,19 @@ static qf_status emit_section(qf_state *st, yaml_emitter_t *em,
     ok = emit_plain(em, sec->key);
     if (ok && !sec->single)
         ok = emit_simple(em, YAML_SEQUENCE_START_EVENT);
-    while (ok && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while (ok > 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         ok = emit_row(em, sec, stmt);
         rows++;
         if (sec->single)
             break;
+    }
+    if (ok < 0) {
+        status = qf_error_set(err, QF_ERR_INVALID,
+                              "%s row %d holds text that is not valid UTF-8; "
+                              "fix the row before exporting",
+                              sec->entity, rows);
+        sqlite3_finalize(stmt);
+        return status;
     }
     if (ok && sec->single && rows == 0)
         ok = emit_plain(em, "null");

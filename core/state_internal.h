@@ -47,7 +47,15 @@ int qf_state_time_valid(const char *text);
 /* True when year, month and day name a real Gregorian date. */
 int qf_state_date_valid(int year, int month, int day);
 
-/* Parse JSON text and print it back compact into *out (malloc'd). */
+/* True when text is valid UTF-8. libyaml's emitter must never see
+ * anything else, so every stored string is checked on the way in. */
+int qf_state_utf8_valid(const char *text);
+/* QF_ERR_INVALID naming `what` unless text is NULL or valid UTF-8. */
+qf_status qf_state_text_check(const char *text, const char *what,
+                              qf_error *err);
+
+/* Parse JSON text (valid UTF-8) and print it back compact into *out
+ * (malloc'd). */
 qf_status qf_state_json_normalize(const char *text, const char *what,
                                   char **out, qf_error *err);
 

@@ -99,6 +99,8 @@ qf_status qf_state_snapshot_create(qf_state *st, const char *id,
 
     status = check_id(id, err);
     if (status == QF_OK)
+        status = qf_state_text_check(description, "the description", err);
+    if (status == QF_OK)
         status = qf_state_require_data_schema(st, err);
     if (status == QF_OK)
         status = qf_state_sql_exec(st->db, "BEGIN IMMEDIATE",

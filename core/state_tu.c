@@ -177,6 +177,12 @@ qf_status qf_state_tu_create_with(qf_state *st, const char *id,
 
     status = qf_state_tu_id_validate(id, err);
     if (status == QF_OK)
+        status = qf_state_text_check(f.owner, "the owner", err);
+    if (status == QF_OK)
+        status = qf_state_text_check(f.responsible, "responsible", err);
+    if (status == QF_OK)
+        status = qf_state_text_check(f.timebox, "the timebox", err);
+    if (status == QF_OK)
         status = qf_state_json_normalize(f.data ? f.data : "{}",
                                          "the trace unit data", &data, err);
     if (status == QF_OK)

@@ -177,13 +177,58 @@ int qf_state_time_valid(const char *t)
                                read_digits(t + 8, 2));
 }
 
+/* Length of the UTF-8 sequence at s, or 0 when it is invalid. Rejects
+ * overlong forms, surrogates and code points above U+10FFFF. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+                : s[0] >= 0xe0 && s[0] <= 0xef                ? 3
+                : s[0] >= 0xf0 && s[0] <= 0xf4                ? 4
+                                                               : 0;
+
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    }
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+int qf_state_utf8_valid(const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+
+    while (*s) {
+        size_t len = utf8_sequence(s);
+
+        if (len == 0)
+            return 0;
+        s += len;
+    }
+    return 1;
+}
+
+qf_status qf_state_text_check(const char *text, const char *what,
+                              qf_error *err)
+{
+    if (!text || qf_state_utf8_valid(text))
+        return QF_OK;
+    return qf_error_set(err, QF_ERR_INVALID,
+                        "%s is not valid UTF-8; pass UTF-8 text", what);
+}
+
 qf_status qf_state_json_normalize(const char *text, const char *what,
                                   char **out, qf_error *err)
 {
-    cJSON *value = cJSON_Parse(text);
+    cJSON *value;
     const char *where;
 
     *out = NULL;
+    if (qf_state_text_check(text, what, err) != QF_OK)
+        return err ? err->status : QF_ERR_INVALID;
+    value = cJSON_Parse(text);
     if (!value) {
         where = cJSON_GetErrorPtr();
         return qf_error_set(err, QF_ERR_INVALID,

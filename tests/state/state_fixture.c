@@ -86,7 +86,8 @@ void fixture_populate(qf_state *st)
                                    &err));
     CHECK_OK(qf_state_tu_create(st, "TU-2026-12-04-SR01", "plotwright",
                                 "{\"title\": \"The keeper\", \"n\": 3}", &err));
-    CHECK_OK(qf_state_tu_create(st, "TU-2026-12-05-LW02", "lore_weaver",
+    CHECK_OK(qf_state_tu_create(st, "TU-2026-12-05-LW02",
+                                "lore_weaver\tand\nfriend \x01 ü",
                                 "{\"quote\": \"line one\\nline \\\"two\\\"\"}",
                                 &err));
     CHECK_OK(qf_state_tu_move(st, "TU-2026-12-04-SR01", "stabilizing", &err));

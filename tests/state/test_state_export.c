@@ -429,6 +429,33 @@ START_TEST(field_errors_name_entity_and_line)
 }
 END_TEST
 
+START_TEST(export_rejects_invalid_utf8)
+{
+    state_fixture fx;
+    qf_error err;
+    char *text = NULL;
+    size_t len = 0;
+
+    qf_error_init(&err);
+    fixture_open(&fx, "utf8");
+    fixture_populate(fx.st);
+    /* Written behind the store's back: the API rejects such text. */
+    ck_assert_int_eq(sqlite3_exec(qf_state_db(fx.st),
+                                  "UPDATE trace_units SET owner = "
+                                  "CAST(x'ff41' AS TEXT) WHERE id = "
+                                  "'TU-2026-12-05-LW02'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(qf_state_export(fx.st, QF_STATE_INCLUDE_ALL, &text, &len,
+                                     &err),
+                     QF_ERR_INVALID);
+    ck_assert_ptr_null(text);
+    ck_assert_str_eq(err.message, "trace unit row 2 holds text that is not "
+                                  "valid UTF-8; fix the row before exporting");
+    fixture_close(&fx);
+}
+END_TEST
+
 START_TEST(import_file_prefixes_path)
 {
     state_fixture fx;
@@ -467,6 +494,7 @@ static Suite *state_export_suite(void)
     tcase_add_test(tc, wrong_format_version);
     tcase_add_test(tc, bad_checksum_rejected);
     tcase_add_test(tc, field_errors_name_entity_and_line);
+    tcase_add_test(tc, export_rejects_invalid_utf8);
     tcase_add_test(tc, import_file_prefixes_path);
     suite_add_tcase(s, tc);
     return s;

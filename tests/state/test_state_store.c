@@ -204,6 +204,15 @@ START_TEST(tu_create_rejects_bad_input)
                      QF_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(err.message, "is not valid JSON"));
     ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL,
+                                        "{\"a\": \"\xff\xfe\"}", &err),
+                     QF_ERR_INVALID);
+    ck_assert_str_eq(err.message,
+                     "the trace unit data is not valid UTF-8; pass UTF-8 text");
+    ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-04-SR01",
+                                        "\xed\xa0\x80", NULL, &err),
+                     QF_ERR_INVALID);
+    ck_assert_str_eq(err.message, "the owner is not valid UTF-8; pass UTF-8 text");
+    ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL,
                                         NULL, &err),
                      QF_OK);
     ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL,
