@@ -328,8 +328,10 @@ static int check_one_option(const qf_plugin_descriptor *d, size_t i,
         qf_check_report(out, QF_CHECK_FAIL, "options",
                         "write the default as YAML text of the option's "
                         "type, such as \"30\", \"0.5\", \"true\", \"{}\"",
-                        "option \"%s\" is a %s but its default \"%s\" is not",
-                        o->name, type_word(o->type), o->default_value);
+                        "option \"%s\" has type %s but its default \"%s\" is "
+                        "not a valid %s",
+                        o->name, type_word(o->type), o->default_value,
+                        type_word(o->type));
         faults++;
     }
     if ((o->flags & QF_OPT_SECRET) == 0 && qf_check_name_is_secret(o->name)) {

@@ -226,7 +226,13 @@ static void child_run(qf_check_fn fn, const qf_check_options *opts, int fd)
     qf_check_out out = {fd};
     int code;
 
+    /* Fault signals kill the child outright, also under a sanitizer
+     * runtime that installs its own handlers, so the parent sees them. */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+    signal(SIGFPE, SIG_DFL);
+    signal(SIGILL, SIG_DFL);
     code = fn(opts, &out);
     close(fd);
     _exit(code == 0 ? 0 : 3);

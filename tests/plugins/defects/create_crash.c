@@ -1,0 +1,20 @@
+/* create_crash.c - a middleware whose create writes through a null
+ * pointer. */
+#include "defect.h"
+
+static qf_status create(const qf_host *host, qf_context *ctx, void **instance,
+                        qf_error *err)
+{
+    (void)host;
+    (void)ctx;
+    (void)instance;
+    (void)err;
+    CRASH();
+    return QF_OK;
+}
+
+static const qf_middleware_vtable vtable = {sizeof(qf_middleware_vtable),
+                                            create, ok_destroy, ok_on_request,
+                                            NULL, NULL};
+
+DEFECT_MIDDLEWARE("create_crash", vtable, NULL, 0)
