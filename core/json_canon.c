@@ -2,9 +2,10 @@
  * json_canon.c - canonical JSON printing on top of cJSON.
  *
  * cJSON parses; this file only decides the order of keys and the spelling
- * of numbers. Integral values up to 2^53 print as integers, others with 17
- * significant digits, so 1, 1.0 and 1e0 all print as "1". Strings are
- * escaped by cJSON itself.
+ * of numbers. Integral values up to 2^53 print as integers, others with the
+ * fewest significant digits (15 to 17) that read back as the same double,
+ * so 1, 1.0 and 1e0 all print as "1" and 0.7 as "0.7". Strings are escaped
+ * by cJSON itself.
  */
 #include "json_canon.h"
 
@@ -54,12 +55,19 @@ static void put_number(buffer *b, double v)
 {
     char text[64];
 
-    if (!isfinite(v))
+    if (!isfinite(v)) {
         snprintf(text, sizeof(text), "null");
-    else if (v == floor(v) && fabs(v) < 9007199254740992.0)
+    } else if (v == floor(v) && fabs(v) < 9007199254740992.0) {
         snprintf(text, sizeof(text), "%.0f", v == 0 ? 0.0 : v);
-    else
-        snprintf(text, sizeof(text), "%.17g", v);
+    } else {
+        /* The shortest of 15, 16 or 17 digits that reads back as the same
+         * double, so 0.7 prints as 0.7 and every value keeps one form. */
+        for (int digits = 15; digits <= 17; digits++) {
+            snprintf(text, sizeof(text), "%.*g", digits, v);
+            if (strtod(text, NULL) == v)
+                break;
+        }
+    }
     put_str(b, text);
 }
 

@@ -59,7 +59,8 @@ typedef struct qf_host {
 
     /* --- Errors. error_set records status and message and returns status,
      * so `return host->error_set(err, QF_ERR_INVALID, "...")` reads well.
-     * The message says what failed, on which value, and what to do. */
+     * The message says what failed, on which value, and what to do. Every
+     * error function accepts a NULL err and then only returns the status. */
     qf_status (*error_set)(qf_error *err, qf_status status, const char *fmt, ...)
         QF_PRINTF(3, 4);
     void (*error_set_http_status)(qf_error *err, int http_status);
