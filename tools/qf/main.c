@@ -16,6 +16,7 @@ static const qf_command commands[] = {
     {"cost", qf_cmd_cost, "report spending from the cost ledger"},
     {"limits", qf_cmd_limits, "show rate limits and budgets with their use"},
     {"state", qf_cmd_state, "manage the project state store"},
+    {"serve", qf_cmd_serve, "serve the role chains as an OpenAI-compatible API"},
 };
 
 static void print_usage(FILE *out)

@@ -34,6 +34,7 @@ int qf_cmd_cache(qf_cli *cli, int argc, char **argv);
 int qf_cmd_cost(qf_cli *cli, int argc, char **argv);
 int qf_cmd_limits(qf_cli *cli, int argc, char **argv);
 int qf_cmd_state(qf_cli *cli, int argc, char **argv);
+int qf_cmd_serve(qf_cli *cli, int argc, char **argv);
 
 /* Exit codes. */
 enum {
