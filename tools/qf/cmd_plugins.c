@@ -28,6 +28,7 @@ static void print_group_help(FILE *out)
             "  scan [--force]  bring the plugin registry up to date\n"
             "  list            list every plugin file the registry records\n"
             "  info ID|PATH    show one plugin's descriptor and options\n"
+            "  new NAME --kind KIND  write a new plugin project\n"
             "\n"
             "Plugin folders are searched in order: $QF_PLUGIN_PATH "
             "(colon separated),\n"
@@ -490,6 +491,7 @@ int qf_cmd_plugins(qf_cli *cli, int argc, char **argv)
         {"scan", plugins_scan, print_scan_help},
         {"list", plugins_list, print_list_help},
         {"info", plugins_info, print_info_help},
+        {"new", qf_plugins_new, qf_plugins_new_help},
     };
 
     argc = qf_cli_take_json_flag(cli, argc, argv);

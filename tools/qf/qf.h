@@ -36,6 +36,10 @@ int qf_cmd_limits(qf_cli *cli, int argc, char **argv);
 int qf_cmd_state(qf_cli *cli, int argc, char **argv);
 int qf_cmd_serve(qf_cli *cli, int argc, char **argv);
 
+/* `qf plugins new`: write a plugin project (cmd_plugins_new.c). */
+int qf_plugins_new(qf_cli *cli, int argc, char **argv);
+void qf_plugins_new_help(void);
+
 /* Exit codes. */
 enum {
     QF_EXIT_OK = 0,
