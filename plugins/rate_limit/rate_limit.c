@@ -13,12 +13,18 @@
 
 #include "settings.h"
 #include "store.h"
+#ifdef QF_WITH_REDIS
+#include "store_redis.h"
+#endif
 
 typedef struct rate_limit {
     const qf_host *host;
     qf_context *ctx;
     qf_rl_settings settings;
     qf_limiter_store *store;
+#ifdef QF_WITH_REDIS
+    qf_rl_redis_store *redis; /* store: redis; then `store` is NULL */
+#endif
 } rate_limit;
 
 /* The reservation of one call, kept in the middleware's per-call state. */
@@ -47,6 +53,16 @@ static qf_status rl_create(const qf_host *host, qf_context *ctx,
     st = qf_rl_settings_read(host, ctx, &rl->settings, err);
     if (st != QF_OK)
         goto fail;
+#ifdef QF_WITH_REDIS
+    if (rl->settings.store == QF_LIMITER_STORE_REDIS) {
+        st = qf_rl_redis_open(host, ctx, rl->settings.scope_key, &rl->redis,
+                              err);
+        if (st != QF_OK)
+            goto fail;
+        *instance = rl;
+        return QF_OK;
+    }
+#endif
     st = qf_limiter_store_open(rl->settings.store, host->context_state_dir(ctx),
                                rl->settings.scope_key, &rl->store, msg,
                                sizeof(msg));
@@ -68,6 +84,9 @@ static void rl_destroy(void *instance)
     if (rl == NULL)
         return;
     qf_limiter_store_close(rl->store);
+#ifdef QF_WITH_REDIS
+    qf_rl_redis_close(rl->redis);
+#endif
     rl->host->free(rl);
 }
 
@@ -235,6 +254,44 @@ static qf_status refuse_for_now(const rate_limit *rl,
                            (long long)(d->wait_ms / 1000));
 }
 
+/* Check and reserve in whichever store the instance uses. */
+static qf_status store_reserve(rate_limit *rl, const qf_limiter_demand *demand,
+                               qf_limiter_decision *d, qf_error *err)
+{
+    const qf_host *host = rl->host;
+    char msg[512];
+    qf_status st;
+
+#ifdef QF_WITH_REDIS
+    if (rl->redis != NULL)
+        return qf_rl_redis_reserve(rl->redis, &rl->settings.limits, demand,
+                                   host->now_ms(rl->ctx), d, err);
+#endif
+    st = qf_limiter_store_reserve(rl->store, &rl->settings.limits, demand,
+                                  host->now_ms(rl->ctx), d, msg, sizeof(msg));
+    if (st != QF_OK)
+        return host->error_set(err, st, "%s", msg);
+    return QF_OK;
+}
+
+/* Settle in whichever store the instance uses; returns QF_OK or the
+ * status of a failed settlement with a message in msg. */
+static qf_status store_settle(rate_limit *rl, const qf_limiter_decision *d,
+                              const qf_limiter_demand *actual, char *msg,
+                              size_t msg_len)
+{
+#ifdef QF_WITH_REDIS
+    if (rl->redis != NULL) {
+        /* The Redis store logs its own failures, rate-limited. */
+        qf_rl_redis_settle(rl->redis, &rl->settings.limits, d, actual,
+                           rl->host->now_ms(rl->ctx));
+        return QF_OK;
+    }
+#endif
+    return qf_limiter_store_settle(rl->store, &rl->settings.limits, d, actual,
+                                   rl->host->now_ms(rl->ctx), msg, msg_len);
+}
+
 /* Reserve, sleeping and checking again while on_limit is wait and the
  * next wait still fits in max_wait_seconds. */
 static qf_status reserve(rate_limit *rl, const qf_limiter_demand *demand,
@@ -244,15 +301,12 @@ static qf_status reserve(rate_limit *rl, const qf_limiter_demand *demand,
     const qf_host *host = rl->host;
     int64_t waited_ms = 0;
     int64_t max_wait_ms = rl->settings.max_wait_seconds * 1000;
-    char msg[512];
     qf_status st;
 
     for (;;) {
-        st = qf_limiter_store_reserve(rl->store, &rl->settings.limits, demand,
-                                      host->now_ms(rl->ctx), d, msg,
-                                      sizeof(msg));
+        st = store_reserve(rl, demand, d, err);
         if (st != QF_OK)
-            return host->error_set(err, st, "%s", msg);
+            return st;
         if (d->allowed)
             return QF_OK;
         if (d->wait_ms < 0)
@@ -297,8 +351,7 @@ static qf_status rl_on_request(void *instance, void **state, qf_request *req,
     call = host->alloc(sizeof(*call));
     if (call == NULL) {
         qf_limiter_demand none = {0, 0, 0};
-        qf_limiter_store_settle(rl->store, &rl->settings.limits, &decision,
-                                &none, host->now_ms(rl->ctx), NULL, 0);
+        store_settle(rl, &decision, &none, NULL, 0);
         return host->error_set(err, QF_ERR_NOMEM, "out of memory");
     }
     call->reservation = decision;
@@ -369,10 +422,8 @@ static void rl_on_complete(void *instance, void **state, const qf_request *req,
     if (call == NULL)
         return;
     actual_demand(rl, req, resp, status, &call->reservation.reserved, &actual);
-    if (qf_limiter_store_settle(rl->store, &rl->settings.limits,
-                                &call->reservation, &actual,
-                                host->now_ms(rl->ctx), msg,
-                                sizeof(msg)) != QF_OK)
+    if (store_settle(rl, &call->reservation, &actual, msg, sizeof(msg)) !=
+        QF_OK)
         host->log(rl->ctx, QF_LOG_ERROR,
                   "settling request %s failed: %s",
                   host->request_id(req) ? host->request_id(req) : "?", msg);
@@ -394,7 +445,8 @@ static const qf_plugin_descriptor rl_descriptor = {
     "Rate limiter and budgets",
     "1.0.0",
     "Limits requests per minute, tokens per hour and cost per day and month, "
-    "shared across processes through SQLite.",
+    "shared across processes through SQLite or across machines through "
+    "Redis.",
     QF_KIND_MIDDLEWARE,
     NULL,
     qf_rl_option_specs,

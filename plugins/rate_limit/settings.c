@@ -34,9 +34,24 @@ const qf_option_spec qf_rl_option_specs[QF_RL_OPTION_COUNT] = {
         "fixed UTC offset of the day and month boundaries, such as +02:00"),
     OPT("store", QF_OPT_STRING, "sqlite", 0,
         "sqlite: shared by processes through <state_dir>/limits.db; memory: "
-        "this process only"),
-    OPT("redis_url", QF_OPT_STRING, NULL, QF_OPT_SECRET,
-        "Redis server for store: redis (not available yet)"),
+        "this process only; redis: shared by every runtime on one Redis"),
+    OPT("redis_url", QF_OPT_STRING, "redis://127.0.0.1:6379/0", QF_OPT_SECRET,
+        "Redis server of store: redis, as redis://[:password@]host[:port][/db]"),
+    OPT("redis_password", QF_OPT_STRING, NULL, QF_OPT_SECRET,
+        "password for store: redis, usually ${REDIS_PASSWORD}"),
+    OPT("key_prefix", QF_OPT_STRING, "qf:limits:", 0,
+        "prefix of the Redis keys of store: redis; one per deployment"),
+    OPT("on_store_error", QF_OPT_STRING, "fail_closed", 0,
+        "when Redis cannot be reached: fail_closed refuses requests, "
+        "fail_open allows them uncounted"),
+    OPT("connect_timeout_ms", QF_OPT_INT, "1000", 0,
+        "Redis connect timeout in milliseconds"),
+    OPT("command_timeout_ms", QF_OPT_INT, "1000", 0,
+        "Redis reply timeout in milliseconds"),
+    OPT("retry_interval_ms", QF_OPT_INT, "1000", 0,
+        "after a failed Redis connect, milliseconds before the next attempt"),
+    OPT("pool_size", QF_OPT_INT, "4", 0,
+        "Redis connections shared by the instance's threads (1 to 64)"),
     OPT("scope", QF_OPT_STRING, NULL, 0,
         "provider or role; set by the configuration resolver"),
     OPT("scope_id", QF_OPT_STRING, NULL, 0,
@@ -149,14 +164,21 @@ static qf_status read_store(const qf_host *host, const qf_context *ctx,
         out->store = QF_LIMITER_STORE_SQLITE;
     else if (strcmp(value, "memory") == 0)
         out->store = QF_LIMITER_STORE_MEMORY;
+#ifdef QF_WITH_REDIS
+    else if (strcmp(value, "redis") == 0)
+        out->store = QF_LIMITER_STORE_REDIS;
+#else
     else if (strcmp(value, "redis") == 0)
         return host->error_set(err, QF_ERR_UNSUPPORTED,
-                               "rate_limit store: redis is not available in "
-                               "this version; use sqlite");
+                               "rate_limit store: redis is not available: "
+                               "this build has no Redis support because "
+                               "hiredis was missing; use sqlite or rebuild "
+                               "with libhiredis-dev installed");
+#endif
     else
         return host->error_set(err, QF_ERR_CONFIG,
                                "rate_limit store: invalid value '%s'; "
-                               "expected sqlite or memory",
+                               "expected sqlite, memory or redis",
                                value);
     return QF_OK;
 }

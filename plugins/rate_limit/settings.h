@@ -21,7 +21,7 @@ typedef struct qf_rl_settings {
     char scope_label[160]; /* "provider openai", for messages */
 } qf_rl_settings;
 
-#define QF_RL_OPTION_COUNT 13
+#define QF_RL_OPTION_COUNT 20
 extern const qf_option_spec qf_rl_option_specs[QF_RL_OPTION_COUNT];
 
 /* Read and check every setting; QF_ERR_CONFIG names the key and what is

@@ -19,7 +19,9 @@
 
 typedef enum qf_limiter_store_kind {
     QF_LIMITER_STORE_SQLITE = 0,
-    QF_LIMITER_STORE_MEMORY = 1
+    QF_LIMITER_STORE_MEMORY = 1,
+    QF_LIMITER_STORE_REDIS = 2 /* store_redis.h; qf_limiter_store_open
+                                  does not open it */
 } qf_limiter_store_kind;
 
 typedef struct qf_limiter_store qf_limiter_store;

@@ -6,6 +6,7 @@
  * and a Redis stopped and restarted under an open runtime.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,15 +134,310 @@ START_TEST(cache_entry_shared_by_processes)
 }
 END_TEST
 
+/* --- Limits across processes ------------------------------------------ */
+
+/* Three `qf run` calls against requests_per_minute: 2 shared through
+ * Redis; `order` names the process (A or B) of each call. The third is
+ * refused with exit status 3 whichever process sends it. */
+static void run_three(const char *prefix, const char *order)
+{
+    char extra[512];
+    char *config[2];
+    qf_test_run run;
+
+    snprintf(extra, sizeof(extra),
+             "      rate_limit: {requests_per_minute: 2, store: redis, "
+             "redis_url: \"%s\", key_prefix: \"%s\"}\n",
+             w.redis.url, prefix);
+    config[0] = write_config("process-a", extra);
+    config[1] = write_config("process-b", extra);
+
+    for (int i = 0; i < 3; i++) {
+        run_qf(config[order[i] - 'A'], "hello", &run);
+        if (i < 2) {
+            ck_assert_msg(run.exit_code == 0, "call %d from %c failed: %s",
+                          i + 1, order[i], run.err);
+        } else {
+            ck_assert_int_eq(run.exit_code, 3);
+            /* With --json the error is part of the JSON on stdout. */
+            ck_assert_msg(strstr(run.out, "rate limit requests_per_minute=2 "
+                                          "for provider openai reached") !=
+                              NULL,
+                          "unexpected output: %s", run.out);
+        }
+        qf_test_run_free(&run);
+    }
+    free(config[0]);
+    free(config[1]);
+}
+
+START_TEST(third_request_refused_from_other_process)
+{
+    run_three("qf:aab:", "AAB");
+}
+END_TEST
+
+START_TEST(third_request_refused_from_first_process)
+{
+    run_three("qf:aba:", "ABA");
+}
+END_TEST
+
+START_TEST(limiter_key_has_expiry)
+{
+    long long pttl;
+
+    run_three("qf:ttl:", "ABB");
+    pttl = qf_test_redis_integer(&w.redis, "PTTL qf:ttl:provider:openai");
+    /* Two requests of a 2-per-minute bucket refill in 60 s; the key lives
+     * one more second. */
+    ck_assert_int_gt(pttl, 0);
+    ck_assert_int_le(pttl, 61000);
+}
+END_TEST
+
+/* --- One runtime: concurrency and a Redis restart ----------------------- */
+
+static _Atomic long long clock_ms = 1796418000000LL; /* 2026-12-04 21:00 UTC */
+
+static int64_t clock_now_ms(void *user)
+{
+    return atomic_load(&clock_ms);
+}
+
+static int64_t clock_monotonic_ns(void *user)
+{
+    return atomic_load(&clock_ms) * 1000000;
+}
+
+static void clock_sleep_ms(void *user, int64_t ms)
+{
+    atomic_fetch_add(&clock_ms, ms);
+}
+
+static const qf_clock test_clock = {clock_now_ms, clock_monotonic_ns,
+                                    clock_sleep_ms, NULL};
+
+static qf_runtime *open_runtime(const char *extra)
+{
+    char *path = write_config("runtime", extra);
+    qf_runtime_options opts;
+    qf_runtime *rt = NULL;
+    qf_error err;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.config_path = path;
+    opts.clock = &test_clock;
+    qf_error_init(&err);
+    ck_assert_msg(qf_runtime_open(&opts, &rt, &err) == QF_OK,
+                  "runtime open failed: %s", err.message);
+    free(path);
+    return rt;
+}
+
+/* Run one prompt for the plotwright; *hit is set for a cache hit and
+ * `message` (may be NULL, 512 bytes) receives the error message. */
+static qf_status run_prompt(qf_runtime *rt, const char *prompt, int *hit,
+                            char *message)
+{
+    const qf_host *host = qf_runtime_host(rt);
+    qf_request *req = NULL;
+    qf_response *resp = NULL;
+    qf_error err;
+    qf_status st;
+
+    qf_error_init(&err);
+    ck_assert_int_eq(qf_request_create(rt, "plotwright", NULL, &req, &err),
+                     QF_OK);
+    ck_assert_int_eq(qf_request_add_message(req, "user", prompt,
+                                            strlen(prompt)),
+                     QF_OK);
+    st = qf_runtime_run(rt, req, NULL, &resp, &err);
+    if (hit != NULL)
+        *hit = resp != NULL && host->response_cache_hit(resp, NULL);
+    if (message != NULL)
+        snprintf(message, 512, "%.500s", err.message);
+    qf_response_free(resp);
+    qf_request_free(req);
+    return st;
+}
+
+typedef struct token_worker {
+    qf_runtime *rt;
+    qf_status status;
+} token_worker;
+
+static void *token_worker_main(void *arg)
+{
+    token_worker *tw = arg;
+
+    tw->status = run_prompt(tw->rt, "hello", NULL, NULL);
+    return NULL;
+}
+
+/*
+ * Twenty threads against tokens_per_hour: 1000 with the clock stopped, so
+ * nothing refills. Each call reserves 2 prompt tokens ("hello") plus
+ * max_tokens 98 = 100, and qf-sim reports 60 + 50 = 110, 10 over its
+ * reservation. A call is let in only while 100 tokens are left, so at most
+ * 10 get in (all before any settles) and at least 9 (one at a time:
+ * 1000 - 9 x 110 = 10 < 100). The settle rule charges the overrun after
+ * the fact, so the bound asserted is: used <= 1000 + 10 x admitted. The
+ * bucket must also equal exactly what was charged, which fails if two
+ * reservations ever read the same level.
+ */
+START_TEST(concurrent_tokens_within_bound)
+{
+    char extra[768];
+    qf_runtime *rt;
+    pthread_t threads[20];
+    token_worker workers[20];
+    long long admitted = 0, limited = 0, level;
+    redisReply *r;
+
+    snprintf(extra, sizeof(extra),
+             "      params: {max_tokens: 98}\n"
+             "      headers:\n"
+             "        X-QF-Sim-Usage: \"60,50\"\n"
+             "      rate_limit: {tokens_per_hour: 1000, store: redis, "
+             "redis_url: \"%s\", key_prefix: \"qf:tokens:\"}\n",
+             w.redis.url);
+    rt = open_runtime(extra);
+    for (int i = 0; i < 20; i++) {
+        workers[i] = (token_worker){rt, QF_OK};
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, token_worker_main,
+                                        &workers[i]),
+                         0);
+    }
+    for (int i = 0; i < 20; i++) {
+        pthread_join(threads[i], NULL);
+        admitted += workers[i].status == QF_OK;
+        limited += workers[i].status == QF_ERR_RATE_LIMITED;
+    }
+    qf_runtime_close(rt);
+
+    ck_assert_int_eq(admitted + limited, 20);
+    ck_assert_int_ge(admitted, 9);
+    ck_assert_int_le(admitted, 10);
+    ck_assert_int_le(admitted * 110, 1000 + 10 * admitted);
+
+    r = qf_test_redis_command(&w.redis, "HGET qf:tokens:provider:openai tl");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+    level = strtoll(r->str, NULL, 10);
+    freeReplyObject(r);
+    ck_assert_int_eq(level, (1000 - admitted * 110) * 3600000LL);
+}
+END_TEST
+
+/* Redirect stderr to `path` until capture_end; returns the saved fd. */
+static int capture_begin(const char *path)
+{
+    int saved = dup(2);
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fflush(stderr);
+    dup2(fileno(f), 2);
+    fclose(f);
+    return saved;
+}
+
+static char *capture_end(int saved, const char *path)
+{
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    return qf_test_read_file(path, NULL);
+}
+
+/* Cache and limiter on one Redis, stopped and restarted on the same port
+ * under one open runtime. */
+static void restart_under_runtime(const char *on_store_error)
+{
+    char extra[768], message[512], *log_path, *log;
+    int fail_open = strcmp(on_store_error, "fail_open") == 0;
+    int port = w.redis.port;
+    qf_runtime *rt;
+    int saved, hit = -1;
+
+    snprintf(extra, sizeof(extra),
+             "      cache: {enabled: true, backend: redis_cache, "
+             "redis_url: \"%s\", key_prefix: \"qf:c:\"}\n"
+             "      rate_limit: {requests_per_minute: 100, store: redis, "
+             "redis_url: \"%s\", on_store_error: %s}\n",
+             w.redis.url, w.redis.url, on_store_error);
+    ck_assert_int_ge(asprintf(&log_path, "%s/stderr.log", w.dir), 0);
+    rt = open_runtime(extra);
+    saved = capture_begin(log_path);
+
+    ck_assert_int_eq(run_prompt(rt, "one", &hit, NULL), QF_OK);
+    ck_assert_int_eq(hit, 0);
+    ck_assert_int_eq(run_prompt(rt, "one", &hit, NULL), QF_OK);
+    ck_assert_int_eq(hit, 1);
+
+    qf_test_redis_stop(&w.redis);
+    if (fail_open) {
+        ck_assert_int_eq(run_prompt(rt, "two", &hit, message), QF_OK);
+        ck_assert_int_eq(hit, 0);
+    } else {
+        ck_assert_int_eq(run_prompt(rt, "two", &hit, message), QF_ERR_REFUSED);
+        ck_assert_ptr_nonnull(strstr(message, "because on_store_error is "
+                                              "fail_closed"));
+    }
+
+    /* The retry interval (1 s by default) runs on the runtime's clock. */
+    ck_assert_int_eq(qf_test_redis_start(&w.redis, port, NULL), 0);
+    atomic_fetch_add(&clock_ms, 2000);
+    ck_assert_int_eq(run_prompt(rt, "three", &hit, message), QF_OK);
+    ck_assert_int_eq(hit, 0);
+    ck_assert_int_eq(run_prompt(rt, "three", &hit, message), QF_OK);
+    ck_assert_int_eq(hit, 1);
+
+    log = capture_end(saved, log_path);
+    qf_runtime_close(rt);
+    ck_assert_ptr_nonnull(strstr(log, "treated as a miss"));
+    ck_assert_ptr_nonnull(strstr(log, fail_open
+                                          ? "request allowed without counting "
+                                            "it (on_store_error: fail_open)"
+                                          : "request refused (on_store_error: "
+                                            "fail_closed)"));
+    free(log);
+    free(log_path);
+}
+
+START_TEST(restart_refuses_when_fail_closed)
+{
+    restart_under_runtime("fail_closed");
+}
+END_TEST
+
+START_TEST(restart_allows_when_fail_open)
+{
+    restart_under_runtime("fail_open");
+}
+END_TEST
+
 static Suite *redis_e2e_suite(void)
 {
     Suite *s = suite_create("redis_e2e");
     TCase *cache = tcase_create("cache");
+    TCase *limits = tcase_create("limits");
 
     tcase_add_checked_fixture(cache, setup, teardown);
     tcase_set_timeout(cache, 120);
     tcase_add_test(cache, cache_entry_shared_by_processes);
     suite_add_tcase(s, cache);
+
+    tcase_add_checked_fixture(limits, setup, teardown);
+    tcase_set_timeout(limits, 120);
+    tcase_add_test(limits, third_request_refused_from_other_process);
+    tcase_add_test(limits, third_request_refused_from_first_process);
+    tcase_add_test(limits, limiter_key_has_expiry);
+    tcase_add_test(limits, concurrent_tokens_within_bound);
+    tcase_add_test(limits, restart_refuses_when_fail_closed);
+    tcase_add_test(limits, restart_allows_when_fail_open);
+    suite_add_tcase(s, limits);
     return s;
 }
 
