@@ -419,6 +419,10 @@ qf_state_doc *qf_state_doc_parse(const uint8_t *data, size_t len,
         qf_error_set(err, QF_ERR_NOMEM, "out of memory reading an export");
         return NULL;
     }
+    if (!data) {
+        data = (const uint8_t *)""; /* libyaml asserts on a NULL input */
+        len = 0;
+    }
     yaml_parser_initialize(&r.parser);
     yaml_parser_set_input_string(&r.parser, data, len);
     status = read_document(&r, doc, data, len);

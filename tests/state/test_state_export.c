@@ -356,6 +356,9 @@ START_TEST(malformed_yaml_names_line)
     ck_assert_str_eq(err.message,
                      "invalid YAML at line 7, column 1: found unexpected end "
                      "of stream while scanning a quoted scalar");
+    ck_assert_ptr_null(qf_state_doc_parse(NULL, 0, &err));
+    ck_assert_str_eq(err.message,
+                     "line 1: expected a YAML document (the export is empty)");
     ck_assert_int_eq(import_text(fx.st, "", 0, NULL, &err), QF_ERR_INVALID);
     ck_assert_str_eq(err.message,
                      "line 1: expected a YAML document (the export is empty)");
