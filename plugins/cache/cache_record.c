@@ -123,7 +123,11 @@ static int64_t int_of(const cJSON *obj, const char *name)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
 
-    return cJSON_IsNumber(item) ? (int64_t)item->valuedouble : 0;
+    /* Out-of-range doubles (and NaN) read as 0: converting them is UB. */
+    if (!cJSON_IsNumber(item) || !(item->valuedouble > -9.2e18 &&
+                                   item->valuedouble < 9.2e18))
+        return 0;
+    return (int64_t)item->valuedouble;
 }
 
 /* Read the image list against the `avail` bytes after the JSON. */
