@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The plugin author's path, end to end: install into a temporary prefix,
-# build both SDK examples out of tree with CMake and with pkg-config, pass
-# them through qf-plugin-check, chain them in a role and run a prompt with
-# the installed qf, then scaffold, build and check one plugin of each kind.
-# Runs from the repository root after build/ is built; exits non-zero on
-# any failure.
+# The plugin author's path, end to end. Install into a temporary prefix,
+# build both SDK examples out of tree with CMake and with pkg-config, and
+# pass them through qf-plugin-check. Then chain them in a role and run a
+# prompt with the installed qf. Last, scaffold, build and check one plugin
+# of each kind. Runs from the repository root after build/ is built (or
+# $QF_BUILD_DIR) and exits non-zero on any failure.
 set -euo pipefail
 
 root=$(pwd)

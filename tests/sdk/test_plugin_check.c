@@ -20,15 +20,16 @@ typedef struct checked {
     char *out;
 } checked;
 
-static void run_check(const char *plugin_rel, checked *c)
+/* Run the checker with a per-check limit of `timeout` seconds. */
+static void run_check(const char *plugin_rel, const char *timeout, checked *c)
 {
     char *tool = qf_test_build_path("bin/qf-plugin-check");
     char *plugin = plugin_rel[0] == '/' ? strdup(plugin_rel)
                                         : qf_test_build_path(plugin_rel);
-    char *argv[] = {tool, "--json", "--timeout", "2", plugin, NULL};
+    char *argv[] = {tool, "--json", "--timeout", (char *)timeout, plugin, NULL};
     qf_test_run run;
 
-    ck_assert_int_eq(qf_test_run_argv(argv, NULL, NULL, 120, &run), 0);
+    ck_assert_int_eq(qf_test_run_argv(argv, NULL, NULL, 600, &run), 0);
     c->exit_code = run.exit_code;
     c->findings = cJSON_Parse(run.out);
     c->out = strdup(run.out);
@@ -119,7 +120,7 @@ START_TEST(defect_reported)
     checked c;
 
     snprintf(rel, sizeof(rel), "tests/plugins/defects/%s.so", d->plugin);
-    run_check(rel, &c);
+    run_check(rel, "2", &c);
     ck_assert_int_eq(c.exit_code, 1);
     ck_assert_msg(has_finding(&c, d->check, "fail", d->phrase),
                   "%s: no failed %s finding with \"%s\" in:\n%s", d->plugin,
@@ -150,7 +151,7 @@ START_TEST(refusal_reported)
     checked c;
 
     snprintf(rel, sizeof(rel), "tests/plugins/broken/%s.so", d->plugin);
-    run_check(rel, &c);
+    run_check(rel, "30", &c);
     ck_assert_int_eq(c.exit_code, 1);
     ck_assert_msg(has_finding(&c, d->check, "fail", d->phrase),
                   "%s: no failed %s finding with \"%s\" in:\n%s", d->plugin,
@@ -179,7 +180,7 @@ START_TEST(writable_plugin_reported)
     fclose(f);
     ck_assert_int_eq(chmod(path, 0666), 0);
 
-    run_check(path, &c);
+    run_check(path, "30", &c);
     ck_assert_int_eq(c.exit_code, 1);
     ck_assert_msg(has_finding(&c, "permissions", "fail",
                               "writable by group or others (mode 0666)"),
@@ -204,7 +205,7 @@ START_TEST(good_plugin_passes)
 {
     checked c;
 
-    run_check(good[_i], &c);
+    run_check(good[_i], "60", &c);
     ck_assert_msg(c.exit_code == 0, "%s: exit %d:\n%s", good[_i], c.exit_code,
                   c.out);
     ck_assert_int_eq(count_status(&c, "fail"), 0);
@@ -253,7 +254,7 @@ static Suite *plugin_check_suite(void)
     Suite *s = suite_create("plugin_check");
     TCase *tc = tcase_create("findings");
 
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, defect_reported, 0,
                         (int)(sizeof(defects) / sizeof(defects[0])));
     tcase_add_loop_test(tc, refusal_reported, 0,

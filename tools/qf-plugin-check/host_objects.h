@@ -54,6 +54,7 @@ typedef struct check_image {
 struct qf_response {
     char *text;
     size_t len;
+    size_t cap; /* bytes allocated for text */
     char *finish_reason;
     char *model;
     qf_usage usage;

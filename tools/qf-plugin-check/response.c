@@ -33,17 +33,26 @@ void qf_check_response_free(qf_response *resp)
     free(resp);
 }
 
+/* Append with doubling capacity, so a stream of many small chunks stays
+ * linear. */
 static qf_status append_text(qf_response *resp, const char *text, size_t len)
 {
-    char *grown = realloc(resp->text, resp->len + len + 1);
+    if (resp->len + len + 1 > resp->cap) {
+        size_t cap = resp->cap > 0 ? resp->cap : 256;
+        char *grown;
 
-    if (grown == NULL)
-        return QF_ERR_NOMEM;
+        while (cap < resp->len + len + 1)
+            cap *= 2;
+        grown = realloc(resp->text, cap);
+        if (grown == NULL)
+            return QF_ERR_NOMEM;
+        resp->text = grown;
+        resp->cap = cap;
+    }
     if (len > 0)
-        memcpy(grown + resp->len, text, len);
+        memcpy(resp->text + resp->len, text, len);
     resp->len += len;
-    grown[resp->len] = '\0';
-    resp->text = grown;
+    resp->text[resp->len] = '\0';
     return QF_OK;
 }
 
