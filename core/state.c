@@ -1,7 +1,7 @@
 /*
  * state.c - opening the state store and the project row. A new store is
  * created with the 1.0.0 tables and migrated straight to the newest
- * registered schema; an existing one is checked against that newest
+ * registered schema. An existing store is checked against that newest
  * version, so a store written by a newer qf is rejected before any access.
  */
 #include <errno.h>

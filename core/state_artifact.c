@@ -56,7 +56,9 @@ static int artifact_exists(qf_state *st, const char *id)
     sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
     rc = sqlite3_step(stmt);
     sqlite3_finalize(stmt);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static qf_status write_artifact(qf_state *st, const char *id,
@@ -104,12 +106,12 @@ static qf_status put_locked(qf_state *st, const char *id, const char *type,
                                 exists ? "update" : "create", details, err);
 }
 
-qf_status qf_state_artifact_put(qf_state *st, const char *id,
-                                const char *type, const char *data,
-                                const char *tags, qf_error *err)
+/* Check the inputs and store compact copies of data and tags. */
+static qf_status prepare_put(const char *id, const char *type,
+                             const char *data, const char *tags, char **json,
+                             char **tag_json, qf_error *err)
 {
-    char *json = NULL, *tag_json = NULL;
-    qf_status status = QF_OK;
+    qf_status status;
 
     if (!id || !*id || strlen(id) > 128)
         return qf_error_set(err, QF_ERR_INVALID,
@@ -121,12 +123,23 @@ qf_status qf_state_artifact_put(qf_state *st, const char *id,
         status = check_type(type, err);
     if (status == QF_OK)
         status = qf_state_json_normalize(data ? data : "", "the artifact data",
-                                         &json, err);
+                                         json, err);
     if (status == QF_OK)
         status = qf_state_json_normalize(tags ? tags : "[]",
-                                         "the artifact tags", &tag_json, err);
+                                         "the artifact tags", tag_json, err);
     if (status == QF_OK)
-        status = check_tags(tag_json, err);
+        status = check_tags(*tag_json, err);
+    return status;
+}
+
+qf_status qf_state_artifact_put(qf_state *st, const char *id,
+                                const char *type, const char *data,
+                                const char *tags, qf_error *err)
+{
+    char *json = NULL, *tag_json = NULL;
+    qf_status status;
+
+    status = prepare_put(id, type, data, tags, &json, &tag_json, err);
     if (status == QF_OK)
         status = qf_state_require_data_schema(st, err);
     if (status == QF_OK)

@@ -122,6 +122,25 @@ static qf_status select_rows(qf_state *st, const state_section *sec,
     return qf_state_sql_prepare(st->db, sql, stmt, err);
 }
 
+/* Emit every selected row; returns 1, 0 when the emitter fails, or -1
+ * for text that is not valid UTF-8. *rows receives the row count. */
+static int emit_rows(yaml_emitter_t *em, const state_section *sec,
+                     sqlite3_stmt *stmt, int *rc, int *rows)
+{
+    int ok = 1;
+
+    *rows = 0;
+    while (ok > 0 && (*rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        ok = emit_row(em, sec, stmt);
+        ++*rows;
+        if (sec->single)
+            break;
+    }
+    if (ok > 0 && sec->single && *rows == 0)
+        ok = emit_plain(em, "null");
+    return ok;
+}
+
 static qf_status emit_section(qf_state *st, yaml_emitter_t *em,
                               const state_section *sec, qf_error *err)
 {
@@ -134,25 +153,17 @@ static qf_status emit_section(qf_state *st, yaml_emitter_t *em,
     ok = emit_plain(em, sec->key);
     if (ok && !sec->single)
         ok = emit_simple(em, YAML_SEQUENCE_START_EVENT);
-    while (ok > 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        ok = emit_row(em, sec, stmt);
-        rows++;
-        if (sec->single)
-            break;
-    }
-    if (ok < 0) {
+    if (ok)
+        ok = emit_rows(em, sec, stmt, &rc, &rows);
+    if (ok > 0 && !sec->single)
+        ok = emit_simple(em, YAML_SEQUENCE_END_EVENT);
+
+    if (ok < 0)
         status = qf_error_set(err, QF_ERR_INVALID,
                               "%s row %d holds text that is not valid UTF-8; "
                               "fix the row before exporting",
                               sec->entity, rows);
-        sqlite3_finalize(stmt);
-        return status;
-    }
-    if (ok && sec->single && rows == 0)
-        ok = emit_plain(em, "null");
-    if (ok && !sec->single)
-        ok = emit_simple(em, YAML_SEQUENCE_END_EVENT);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    else if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         status = qf_state_sql_fail(st->db, "reading rows to export", err);
     else if (!ok)
         status = qf_error_set(err, QF_ERR_INTERNAL,

@@ -1,7 +1,7 @@
 /*
  * state_import.c - apply a parsed export to the store in one transaction.
  * Replace mode empties each section the document contains and inserts its
- * rows with their exported timestamps and history numbers; merge mode
+ * rows with their exported timestamps and history numbers. Merge mode
  * inserts only rows whose key is missing and reports the others. The
  * import records itself in import_log, a table export leaves out.
  */
@@ -125,7 +125,9 @@ static int record_exists(import_run *run, const state_section *sec,
     }
     rc = sqlite3_step(stmt);
     sqlite3_finalize(stmt);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static qf_status note_skip(import_run *run, const state_section *sec,

@@ -131,9 +131,12 @@ static void expand(search *s, const char *at)
 {
     for (size_t i = 0; i < step_count && s->tail <= MAX_VERSIONS; i++) {
         int up = strcmp(steps[i].from, at) == 0;
-        const char *next = up ? steps[i].to
-                              : strcmp(steps[i].to, at) == 0 ? steps[i].from
-                                                             : NULL;
+        const char *next = NULL;
+
+        if (up)
+            next = steps[i].to;
+        else if (strcmp(steps[i].to, at) == 0)
+            next = steps[i].from;
 
         if (!next || visited(s, next))
             continue;

@@ -181,10 +181,16 @@ int qf_state_time_valid(const char *t)
  * overlong forms, surrogates and code points above U+10FFFF. */
 static size_t utf8_sequence(const unsigned char *s)
 {
-    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-                : s[0] >= 0xe0 && s[0] <= 0xef                ? 3
-                : s[0] >= 0xf0 && s[0] <= 0xf4                ? 4
-                                                               : 0;
+    size_t len = 0;
+
+    if (s[0] < 0x80)
+        len = 1;
+    else if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4;
 
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xc0) != 0x80)
