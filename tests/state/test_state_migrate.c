@@ -385,6 +385,33 @@ START_TEST(tampered_backup_refused)
 }
 END_TEST
 
+START_TEST(restore_rejects_newer_backup)
+{
+    state_fixture fx;
+    qf_error err;
+    char *backup = NULL, expected[4400];
+
+    qf_error_init(&err);
+    qf_state_migration_reset();
+    register_1_2();
+    fixture_open(&fx, "backup-newer");
+    ck_assert_int_eq(qf_state_backup(fx.st, &backup, &err), QF_OK);
+    migrate_ok(fx.st, "1.1.0");
+
+    /* This qf no longer knows 1.2.0, so the backup is too new for it. */
+    qf_state_migration_reset();
+    ck_assert_int_eq(qf_state_restore(fx.st, backup, &err), QF_ERR_UNSUPPORTED);
+    snprintf(expected, sizeof(expected),
+             "backup %s has schema 1.2.0, this qf supports up to 1.1.0; "
+             "upgrade qf to restore it",
+             backup);
+    ck_assert_str_eq(err.message, expected);
+    ck_assert_str_eq(qf_state_schema_version(fx.st), "1.1.0");
+    free(backup);
+    fixture_close(&fx);
+}
+END_TEST
+
 static Suite *state_migrate_suite(void)
 {
     Suite *s = suite_create("state_migrate");
@@ -399,6 +426,7 @@ static Suite *state_migrate_suite(void)
     tcase_add_test(tc, backups_in_same_millisecond);
     tcase_add_test(tc, restore_brings_back_content);
     tcase_add_test(tc, tampered_backup_refused);
+    tcase_add_test(tc, restore_rejects_newer_backup);
     suite_add_tcase(s, tc);
     return s;
 }
