@@ -41,8 +41,19 @@ static const qf_middleware_vtable vtable = {
     sizeof(qf_middleware_vtable), create, destroy, on_request, NULL, NULL};
 
 static const qf_plugin_descriptor descriptor = {
-    QF_DESCRIPTOR_HEADER, 0, "headers_c", "Headers in C", "1.0.0",
-    "Compiles the SDK headers as C11.", QF_KIND_MIDDLEWARE, NULL, options, 1,
-    NULL, &vtable, NULL, NULL};
+    QF_DESCRIPTOR_HEADER,
+    0,
+    "headers_c",
+    "Headers in C",
+    "1.0.0",
+    "Compiles the SDK headers as C11.",
+    QF_KIND_MIDDLEWARE,
+    NULL,
+    options,
+    1,
+    NULL,
+    &vtable,
+    NULL,
+    NULL};
 
 QF_PLUGIN_DEFINE(descriptor)

@@ -210,8 +210,8 @@ START_TEST(good_plugin_passes)
                   c.out);
     ck_assert_int_eq(count_status(&c, "fail"), 0);
     ck_assert(has_finding(&c, "handshake", "pass", "speaks plugin ABI 1.0"));
-    ck_assert(has_finding(&c, "lifecycle", "pass",
-                          "created and destroyed 5 times"));
+    ck_assert(
+        has_finding(&c, "lifecycle", "pass", "created and destroyed 5 times"));
     ck_assert(has_finding(&c, "requests", "pass", "4194304-byte input"));
     ck_assert(has_finding(&c, "concurrency", "pass", "4 threads"));
     checked_free(&c);

@@ -36,16 +36,15 @@ static char *read_in(const char *dir, const char *name)
 }
 
 static const char *const kinds[] = {"provider", "middleware", "cache_backend"};
-static const char *const kind_enums[] = {"QF_KIND_PROVIDER",
-                                         "QF_KIND_MIDDLEWARE",
-                                         "QF_KIND_CACHE_BACKEND"};
+static const char *const kind_enums[] = {
+    "QF_KIND_PROVIDER", "QF_KIND_MIDDLEWARE", "QF_KIND_CACHE_BACKEND"};
 
 START_TEST(new_writes_project)
 {
     char *tmp = qf_test_tmpdir("plugins-new");
     char dir[512];
-    char *args[] = {"my_plugin", "--kind", (char *)kinds[_i], "--dir", dir,
-                    NULL};
+    char *args[] = {"my_plugin", "--kind", (char *)kinds[_i],
+                    "--dir",     dir,      NULL};
     qf_test_run run;
     char *source, *cmake, *test, *readme;
 
@@ -88,8 +87,8 @@ START_TEST(new_json_lists_files)
 {
     char *tmp = qf_test_tmpdir("plugins-new-json");
     char dir[512];
-    char *args[] = {"--json", "shout", "--kind", "middleware", "--dir", dir,
-                    NULL};
+    char *args[] = {"--json", "shout", "--kind", "middleware",
+                    "--dir",  dir,     NULL};
     qf_test_run run;
 
     snprintf(dir, sizeof(dir), "%s/shout", tmp);

@@ -13,8 +13,8 @@
 
 /* --- Lifecycle ------------------------------------------------------ */
 
-void qf_check_lifecycle_fns(const qf_plugin_descriptor *d, qf_check_create *create,
-                            qf_check_destroy *destroy)
+void qf_check_lifecycle_fns(const qf_plugin_descriptor *d,
+                            qf_check_create *create, qf_check_destroy *destroy)
 {
     if (d->kind == QF_KIND_PROVIDER) {
         *create = d->provider->create;
@@ -166,8 +166,8 @@ size_t qf_check_inputs(const qf_check_options *opts, qf_check_input inputs[4])
 
     inputs[0] = (qf_check_input){"no messages", NULL, 0};
     inputs[1] = (qf_check_input){"empty input", "", 0};
-    inputs[2] = (qf_check_input){"non-UTF-8 input", bad_utf8,
-                                 sizeof(bad_utf8) - 1};
+    inputs[2] =
+        (qf_check_input){"non-UTF-8 input", bad_utf8, sizeof(bad_utf8) - 1};
     if (huge == NULL)
         return 3;
     for (size_t i = 0; i < opts->huge_bytes; i++)
@@ -181,8 +181,8 @@ size_t qf_check_inputs(const qf_check_options *opts, qf_check_input inputs[4])
 int qf_check_judge(qf_check_out *out, const char *hook, const char *input,
                    qf_status status, const qf_error *err, int may_answer)
 {
-    int known = status == QF_OK || (status <= QF_ERR_INVALID &&
-                                    status >= QF_ERR_INTERNAL);
+    int known = status == QF_OK ||
+                (status <= QF_ERR_INVALID && status >= QF_ERR_INTERNAL);
 
     if (status == QF_ANSWERED && may_answer)
         return 0;
@@ -198,8 +198,8 @@ int qf_check_judge(qf_check_out *out, const char *hook, const char *input,
         qf_check_report(out, QF_CHECK_FAIL, "requests",
                         "set a message with host->error_set saying what "
                         "failed, on which value, and what to do",
-                        "%s with %s returned %s without a message", hook,
-                        input, qf_status_name(status));
+                        "%s with %s returned %s without a message", hook, input,
+                        qf_status_name(status));
         return 1;
     }
     return 0;

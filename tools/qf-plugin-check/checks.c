@@ -106,7 +106,8 @@ static size_t kind_slots(const qf_plugin_descriptor *d, slot s[8])
         slot_set(&s[0], "create", d->provider->create != NULL, 1);
         slot_set(&s[1], "destroy", d->provider->destroy != NULL, 1);
         slot_set(&s[2], "complete", d->provider->complete != NULL, 2);
-        slot_set(&s[3], "generate_image", d->provider->generate_image != NULL, 2);
+        slot_set(&s[3], "generate_image", d->provider->generate_image != NULL,
+                 2);
         return 4;
     }
     if (d->kind == QF_KIND_MIDDLEWARE && d->middleware != NULL &&
@@ -121,8 +122,9 @@ static size_t kind_slots(const qf_plugin_descriptor *d, slot s[8])
     if (d->kind == QF_KIND_CACHE_BACKEND && d->cache_backend != NULL &&
         d->cache_backend->size >= sizeof(qf_cache_backend_vtable)) {
         const qf_cache_backend_vtable *v = d->cache_backend;
-        static const char *const names[] = {"create", "destroy", "get", "put",
-                                            "remove", "prune", "clear", "stats"};
+        static const char *const names[] = {"create", "destroy", "get",
+                                            "put",    "remove",  "prune",
+                                            "clear",  "stats"};
         const int set[] = {v->create != NULL, v->destroy != NULL,
                            v->get != NULL,    v->put != NULL,
                            v->remove != NULL, v->prune != NULL,
@@ -249,10 +251,9 @@ int qf_check_capabilities(const qf_check_options *opts, qf_check_out *out)
 
 int qf_check_name_is_secret(const char *name)
 {
-    static const char *const words[] = {"api_key",    "apikey",     "password",
-                                        "passwd",     "secret",     "token",
-                                        "credential", "private_key",
-                                        "access_key", "secret_key"};
+    static const char *const words[] = {
+        "api_key", "apikey",     "password",    "passwd",     "secret",
+        "token",   "credential", "private_key", "access_key", "secret_key"};
     const char *base = strrchr(name, '.');
     size_t len;
 
@@ -297,8 +298,8 @@ static int default_fits(qf_option_type type, const char *value)
 
 static const char *type_word(qf_option_type type)
 {
-    static const char *const words[] = {"?",      "string", "int", "double",
-                                        "bool",   "map",    "list"};
+    static const char *const words[] = {"?",    "string", "int", "double",
+                                        "bool", "map",    "list"};
 
     return type >= QF_OPT_STRING && type <= QF_OPT_LIST ? words[type] : "?";
 }

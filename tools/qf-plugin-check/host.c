@@ -73,8 +73,8 @@ static int host_log_enabled(const qf_context *ctx, qf_log_level level)
     return 1;
 }
 
-static void host_log(const qf_context *ctx, qf_log_level level,
-                     const char *fmt, ...)
+static void host_log(const qf_context *ctx, qf_log_level level, const char *fmt,
+                     ...)
 {
     char line[2048];
     va_list ap;
@@ -305,10 +305,10 @@ static qf_status host_cost_compute(const qf_context *ctx, const char *model,
     return QF_OK;
 }
 
-static qf_status host_cache_backend_open(
-    const qf_context *ctx, const char *plugin_id,
-    const struct qf_cache_backend_vtable **vtable, void **instance,
-    qf_error *err)
+static qf_status
+host_cache_backend_open(const qf_context *ctx, const char *plugin_id,
+                        const struct qf_cache_backend_vtable **vtable,
+                        void **instance, qf_error *err)
 {
     *vtable = qf_check_memory_cache();
     *instance = qf_check_memory_cache_instance();

@@ -11,8 +11,8 @@
 #include "qf/plugin.h"
 
 #define CHECK_SETTINGS_MAX 64
-#define CHECK_TAPS_MAX 16
-#define CHECK_IMAGES_MAX 8
+#define CHECK_TAPS_MAX     16
+#define CHECK_IMAGES_MAX   8
 
 struct qf_context {
     char *name;

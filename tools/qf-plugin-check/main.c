@@ -14,7 +14,7 @@
 #include "check.h"
 #include "run.h"
 
-#define DEFAULT_TIMEOUT_S 10
+#define DEFAULT_TIMEOUT_S  10
 #define DEFAULT_ITERATIONS 5
 #define DEFAULT_HUGE_BYTES (4u * 1024u * 1024u)
 
@@ -56,15 +56,17 @@ static int parse_args(int argc, char **argv, qf_check_options *opts, int *json)
             long t = strtol(argv[++i], &end, 10);
 
             if (*end != '\0' || t < 1 || t > 3600) {
-                fprintf(stderr, "qf-plugin-check: invalid --timeout '%s'; "
-                                "give whole seconds from 1 to 3600\n",
+                fprintf(stderr,
+                        "qf-plugin-check: invalid --timeout '%s'; "
+                        "give whole seconds from 1 to 3600\n",
                         argv[i]);
                 return -1;
             }
             opts->timeout_s = (int)t;
         } else if (argv[i][0] == '-' || opts->path != NULL) {
-            fprintf(stderr, "qf-plugin-check: unexpected argument '%s'; run "
-                            "'qf-plugin-check --help'\n",
+            fprintf(stderr,
+                    "qf-plugin-check: unexpected argument '%s'; run "
+                    "'qf-plugin-check --help'\n",
                     argv[i]);
             return -1;
         } else {
@@ -166,8 +168,9 @@ int main(int argc, char **argv)
 
     /* dlopen searches the library path for a name without a slash. */
     if (realpath(opts.path, resolved) == NULL) {
-        fprintf(stderr, "qf-plugin-check: cannot open '%s': no such file; "
-                        "give the path of a built plugin .so\n",
+        fprintf(stderr,
+                "qf-plugin-check: cannot open '%s': no such file; "
+                "give the path of a built plugin .so\n",
                 opts.path);
         return 2;
     }

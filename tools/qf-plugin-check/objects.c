@@ -120,7 +120,8 @@ int qf_check_context_fill(qf_context *ctx, const qf_plugin_descriptor *d,
         if (value != NULL && qf_check_context_set(ctx, o->name, value) != 0)
             return -1;
     }
-    if (d->kind == QF_KIND_PROVIDER && (skip == NULL || strcmp(skip, "base_url")))
+    if (d->kind == QF_KIND_PROVIDER &&
+        (skip == NULL || strcmp(skip, "base_url")))
         return qf_check_context_set(ctx, "base_url", QF_CHECK_BASE_URL);
     return 0;
 }
@@ -246,8 +247,8 @@ static qf_status request_message(const qf_request *req, size_t index,
 }
 
 qf_status qf_check_request_insert(qf_request *req, size_t index,
-                                       const char *role, const char *content,
-                                       size_t len)
+                                  const char *role, const char *content,
+                                  size_t len)
 {
     check_message *grown;
     check_message m = {strdup(role ? role : ""), malloc(len + 1), len};

@@ -15,7 +15,7 @@
 #include "check.h"
 
 #define CONCURRENT_THREADS 4
-#define CONCURRENT_CALLS 25
+#define CONCURRENT_CALLS   25
 
 /* --- Provider ------------------------------------------------------- */
 
@@ -65,16 +65,18 @@ static int provider_requests(const qf_plugin_descriptor *d, void *instance,
 
     for (size_t i = 0; i < n; i++) {
         if (d->provider->complete != NULL) {
-            faults += provider_call(d, instance, QF_REQUEST_TEXT, 0, &in[i], out);
+            faults +=
+                provider_call(d, instance, QF_REQUEST_TEXT, 0, &in[i], out);
             (*calls)++;
         }
         if (d->provider->complete != NULL && claims_stream(d)) {
-            faults += provider_call(d, instance, QF_REQUEST_TEXT, 1, &in[i], out);
+            faults +=
+                provider_call(d, instance, QF_REQUEST_TEXT, 1, &in[i], out);
             (*calls)++;
         }
         if (d->provider->generate_image != NULL) {
-            faults += provider_call(d, instance, QF_REQUEST_IMAGE, 0, &in[i],
-                                    out);
+            faults +=
+                provider_call(d, instance, QF_REQUEST_IMAGE, 0, &in[i], out);
             (*calls)++;
         }
     }
@@ -86,8 +88,8 @@ static int provider_requests(const qf_plugin_descriptor *d, void *instance,
 static int middleware_cycle(const qf_middleware_vtable *v, void *instance,
                             const qf_check_input *in, qf_check_out *out)
 {
-    qf_request *req = qf_check_request_new(QF_REQUEST_TEXT, in->content,
-                                           in->len, 0);
+    qf_request *req =
+        qf_check_request_new(QF_REQUEST_TEXT, in->content, in->len, 0);
     qf_response *resp = qf_check_response_new();
     const qf_host *host = qf_check_host();
     void *state = NULL;
@@ -112,8 +114,8 @@ static int middleware_cycle(const qf_middleware_vtable *v, void *instance,
             qf_check_phase(out, "on_response with %s", in->label);
         status = v->on_response(instance, &state, req, resp, &err);
         if (out != NULL)
-            fault += qf_check_judge(out, "on_response", in->label, status,
-                                    &err, 0);
+            fault +=
+                qf_check_judge(out, "on_response", in->label, status, &err, 0);
     }
     if (v->on_complete != NULL) {
         if (out != NULL)
@@ -215,8 +217,8 @@ static int cache_round(const qf_cache_backend_vtable *v, void *instance,
     status = v->get(instance, key, &got, &len, NULL, &err);
     qf_check_host()->free(status == QF_OK ? got : NULL);
     if (status == QF_OK)
-        faults += cache_fault(out, "get of a removed key still hit", status,
-                              &err);
+        faults +=
+            cache_fault(out, "get of a removed key still hit", status, &err);
     else
         faults += cache_judge(out, "get", status, QF_ERR_NOT_FOUND, &err);
 
@@ -322,7 +324,8 @@ int qf_check_concurrency(const qf_check_options *opts, qf_check_out *out)
 
     if (d == NULL)
         return 1;
-    if ((d->flags & QF_PLUGIN_SERIAL) != 0 || d->kind == QF_KIND_CACHE_BACKEND) {
+    if ((d->flags & QF_PLUGIN_SERIAL) != 0 ||
+        d->kind == QF_KIND_CACHE_BACKEND) {
         qf_check_report(out, QF_CHECK_PASS, "concurrency", NULL,
                         (d->flags & QF_PLUGIN_SERIAL) != 0
                             ? "QF_PLUGIN_SERIAL: the host serializes calls"

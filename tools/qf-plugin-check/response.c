@@ -94,8 +94,8 @@ static const char *response_finish_reason(const qf_response *resp)
 
 static void response_set_usage(qf_response *resp, const qf_usage *usage)
 {
-    size_t n = usage->size < sizeof(resp->usage) ? usage->size
-                                                 : sizeof(resp->usage);
+    size_t n =
+        usage->size < sizeof(resp->usage) ? usage->size : sizeof(resp->usage);
 
     memcpy(&resp->usage, usage, n);
     resp->usage.size = sizeof(resp->usage);
@@ -324,8 +324,14 @@ static void memory_destroy(void *instance)
 const qf_cache_backend_vtable *qf_check_memory_cache(void)
 {
     static const qf_cache_backend_vtable vtable = {
-        sizeof(qf_cache_backend_vtable), memory_create, memory_destroy,
-        memory_get, memory_put, memory_remove, memory_count, memory_count,
+        sizeof(qf_cache_backend_vtable),
+        memory_create,
+        memory_destroy,
+        memory_get,
+        memory_put,
+        memory_remove,
+        memory_count,
+        memory_count,
         memory_stats};
 
     return &vtable;

@@ -26,8 +26,8 @@
 static size_t put_field(char *buf, size_t at, size_t cap, const char *text)
 {
     for (; text != NULL && *text != '\0' && at + 2 < cap; text++)
-        buf[at++] = (*text == '\t' || *text == '\n' || *text == '\r') ? ' '
-                                                                      : *text;
+        buf[at++] =
+            (*text == '\t' || *text == '\n' || *text == '\r') ? ' ' : *text;
     buf[at++] = '\t';
     return at;
 }
@@ -52,7 +52,7 @@ static void send_line(qf_check_out *out, const char *const fields[], size_t n)
 
 static const char *status_word(qf_check_status status)
 {
-    return status == QF_CHECK_PASS ? "pass"
+    return status == QF_CHECK_PASS   ? "pass"
            : status == QF_CHECK_WARN ? "warn"
                                      : "fail";
 }
@@ -66,8 +66,9 @@ void qf_check_report(qf_check_out *out, qf_check_status status,
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    send_line(out, (const char *const[]){"F", status_word(status), check,
-                                         message, fix != NULL ? fix : ""},
+    send_line(out,
+              (const char *const[]){"F", status_word(status), check, message,
+                                    fix != NULL ? fix : ""},
               5);
 }
 
@@ -266,8 +267,8 @@ static void report_abnormal(qf_check_findings *list, const char *check,
                              "fix the fault");
 }
 
-int qf_check_run(const char *check, qf_check_fn fn, const qf_check_options *opts,
-                 qf_check_findings *list)
+int qf_check_run(const char *check, qf_check_fn fn,
+                 const qf_check_options *opts, qf_check_findings *list)
 {
     int fds[2];
     pid_t pid;

@@ -25,8 +25,8 @@ typedef struct qf_check_findings {
  * when it asked to stop, -1 when the child crashed, hung or could not start
  * (a finding then says which hook was running).
  */
-int qf_check_run(const char *check, qf_check_fn fn, const qf_check_options *opts,
-                 qf_check_findings *list);
+int qf_check_run(const char *check, qf_check_fn fn,
+                 const qf_check_options *opts, qf_check_findings *list);
 
 void qf_check_findings_free(qf_check_findings *list);
 

@@ -21,6 +21,9 @@
 
 /* --- Templates ------------------------------------------------------ */
 
+/* Kept one source line per string line, so the templates read as the
+ * files they produce. */
+/* clang-format off */
 static const char provider_source[] =
     "/*\n"
     " * @ID@.c - a provider plugin for QuestFoundry, made by `qf plugins new`.\n"
@@ -594,6 +597,7 @@ static const char readme_source[] =
     "`QF_PLUGIN_PATH`), then @USE@. `qf plugins info @ID@` shows what the host\n"
     "read from the descriptor. See the plugin guide (docs/plugin-guide.md) for\n"
     "the hooks, ownership and thread rules.\n";
+/* clang-format on */
 
 /* --- Kinds ---------------------------------------------------------- */
 
@@ -634,8 +638,8 @@ static char *expand(const char *text, const token *tokens, size_t count)
         size_t i = 0, n;
         const char *piece = text;
 
-        while (i < count && strncmp(text, tokens[i].name,
-                                    strlen(tokens[i].name)) != 0)
+        while (i < count &&
+               strncmp(text, tokens[i].name, strlen(tokens[i].name)) != 0)
             i++;
         n = i < count ? strlen(tokens[i].value) : 1;
         if (i < count)
@@ -683,13 +687,16 @@ static int check_target(const char *dir, qf_error *err)
     int used = 0;
 
     if (stat(dir, &st) != 0)
-        return errno == ENOENT ? 0 : (qf_error_set(err, QF_ERR_IO,
-                                                   "cannot read folder %s: %s",
-                                                   dir, strerror(errno)),
-                                      -1);
+        return errno == ENOENT
+                   ? 0
+                   : (qf_error_set(err, QF_ERR_IO, "cannot read folder %s: %s",
+                                   dir, strerror(errno)),
+                      -1);
     if (!S_ISDIR(st.st_mode) || (d = opendir(dir)) == NULL) {
-        qf_error_set(err, QF_ERR_IO, "%s exists and is not a folder; give "
-                                     "another --dir", dir);
+        qf_error_set(err, QF_ERR_IO,
+                     "%s exists and is not a folder; give "
+                     "another --dir",
+                     dir);
         return -1;
     }
     while ((e = readdir(d)) != NULL)
@@ -697,8 +704,10 @@ static int check_target(const char *dir, qf_error *err)
     closedir(d);
     if (!used)
         return 0;
-    qf_error_set(err, QF_ERR_IO, "folder %s is not empty; refusing to write "
-                                 "into it, give an empty or new --dir", dir);
+    qf_error_set(err, QF_ERR_IO,
+                 "folder %s is not empty; refusing to write "
+                 "into it, give an empty or new --dir",
+                 dir);
     return -1;
 }
 
@@ -712,7 +721,7 @@ static int make_dirs(const char *dir, qf_error *err)
         return qf_error_set(err, QF_ERR_INVALID, "invalid folder '%s'", dir),
                -1;
     memcpy(path, dir, len + 1);
-    for (char *p = path + 1; ; p++) {
+    for (char *p = path + 1;; p++) {
         char c = *p;
 
         if (c != '/' && c != '\0')
@@ -814,9 +823,12 @@ static const kind_info *find_kind(const char *name)
 static int write_project(const new_args *a, const kind_info *k, qf_error *err)
 {
     char *use = expand(k->use, (token[]){{"@ID@", a->name}}, 1);
-    const token tokens[] = {{"@ID@", a->name},         {"@KIND@", k->name},
-                            {"@KIND_ENUM@", k->enum_name}, {"@LIBS@", k->libs},
-                            {"@THREADS@", k->threads},  {"@USE@", use ? use : ""}};
+    const token tokens[] = {{"@ID@", a->name},
+                            {"@KIND@", k->name},
+                            {"@KIND_ENUM@", k->enum_name},
+                            {"@LIBS@", k->libs},
+                            {"@THREADS@", k->threads},
+                            {"@USE@", use ? use : ""}};
     const char *sources[] = {k->source, test_source, cmake_source,
                              readme_source};
     char names[4][NAME_MAX_LEN + 16];
@@ -829,10 +841,9 @@ static int write_project(const new_args *a, const kind_info *k, qf_error *err)
     for (size_t i = 0; i < 4 && status == 0; i++) {
         char *text = expand(sources[i], tokens, 6);
 
-        status = text != NULL ? write_file(a->dir, names[i], text, err)
-                              : (qf_error_set(err, QF_ERR_NOMEM,
-                                              "out of memory"),
-                                 -1);
+        status = text != NULL
+                     ? write_file(a->dir, names[i], text, err)
+                     : (qf_error_set(err, QF_ERR_NOMEM, "out of memory"), -1);
         free(text);
     }
     free(use);

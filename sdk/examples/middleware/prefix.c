@@ -22,7 +22,8 @@ static qf_status create(const qf_host *host, qf_context *ctx, void **instance,
         return host->error_set(err, QF_ERR_NOMEM, "prefix: out of memory");
     self->host = host;
     self->system = "Answer briefly.";
-    if (host->config_string(ctx, "system", &self->system, err) == QF_ERR_CONFIG) {
+    if (host->config_string(ctx, "system", &self->system, err) ==
+        QF_ERR_CONFIG) {
         free(self);
         return QF_ERR_CONFIG;
     }
@@ -58,8 +59,19 @@ static const qf_middleware_vtable vtable = {
     sizeof(qf_middleware_vtable), create, destroy, on_request, NULL, NULL};
 
 static const qf_plugin_descriptor descriptor = {
-    QF_DESCRIPTOR_HEADER, 0, "prefix", "Prefix", "1.0.0",
-    "Puts a system message before every request.", QF_KIND_MIDDLEWARE, NULL,
-    options, 1, NULL, &vtable, NULL, NULL};
+    QF_DESCRIPTOR_HEADER,
+    0,
+    "prefix",
+    "Prefix",
+    "1.0.0",
+    "Puts a system message before every request.",
+    QF_KIND_MIDDLEWARE,
+    NULL,
+    options,
+    1,
+    NULL,
+    &vtable,
+    NULL,
+    NULL};
 
 QF_PLUGIN_DEFINE(descriptor)

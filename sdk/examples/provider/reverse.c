@@ -77,8 +77,19 @@ static const qf_provider_vtable vtable = {sizeof(qf_provider_vtable), create,
                                           destroy, complete, NULL};
 
 static const qf_plugin_descriptor descriptor = {
-    QF_DESCRIPTOR_HEADER, 0, "reverse", "Reverse", "1.0.0",
-    "Answers with each message of the request reversed.", QF_KIND_PROVIDER,
-    capabilities, NULL, 0, &vtable, NULL, NULL, NULL};
+    QF_DESCRIPTOR_HEADER,
+    0,
+    "reverse",
+    "Reverse",
+    "1.0.0",
+    "Answers with each message of the request reversed.",
+    QF_KIND_PROVIDER,
+    capabilities,
+    NULL,
+    0,
+    &vtable,
+    NULL,
+    NULL,
+    NULL};
 
 QF_PLUGIN_DEFINE(descriptor)

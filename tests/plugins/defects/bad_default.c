@@ -3,8 +3,11 @@
 #include "defect.h"
 
 static const qf_middleware_vtable vtable = {sizeof(qf_middleware_vtable),
-                                            ok_create, ok_destroy,
-                                            ok_on_request, NULL, NULL};
+                                            ok_create,
+                                            ok_destroy,
+                                            ok_on_request,
+                                            NULL,
+                                            NULL};
 
 static const qf_option_spec options[] = {
     {sizeof(qf_option_spec), "timeout_seconds", QF_OPT_INT, "thirty", 0,

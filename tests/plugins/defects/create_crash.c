@@ -14,7 +14,10 @@ static qf_status create(const qf_host *host, qf_context *ctx, void **instance,
 }
 
 static const qf_middleware_vtable vtable = {sizeof(qf_middleware_vtable),
-                                            create, ok_destroy, ok_on_request,
-                                            NULL, NULL};
+                                            create,
+                                            ok_destroy,
+                                            ok_on_request,
+                                            NULL,
+                                            NULL};
 
 DEFECT_MIDDLEWARE("create_crash", vtable, NULL, 0)

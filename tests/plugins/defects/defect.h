@@ -19,12 +19,12 @@
 #endif
 
 #define CRASH() (*(volatile int *)(uintptr_t)0 = 1)
-#define HANG()       \
-    for (;;)         \
-        pause()
+#define HANG()                                                                 \
+    for (;;)                                                                   \
+    pause()
 
 DEFECT_UNUSED static qf_status ok_create(const qf_host *host, qf_context *ctx,
-                           void **instance, qf_error *err)
+                                         void **instance, qf_error *err)
 {
     (void)host;
     (void)ctx;
@@ -38,8 +38,9 @@ DEFECT_UNUSED static void ok_destroy(void *instance)
     free(instance);
 }
 
-DEFECT_UNUSED static qf_status ok_on_request(void *instance, void **state, qf_request *req,
-                               qf_response *resp, qf_error *err)
+DEFECT_UNUSED static qf_status ok_on_request(void *instance, void **state,
+                                             qf_request *req, qf_response *resp,
+                                             qf_error *err)
 {
     (void)instance;
     (void)state;
@@ -49,8 +50,9 @@ DEFECT_UNUSED static qf_status ok_on_request(void *instance, void **state, qf_re
     return QF_OK;
 }
 
-DEFECT_UNUSED static qf_status ok_complete(void *instance, const qf_request *req,
-                             qf_response *resp, qf_error *err)
+DEFECT_UNUSED static qf_status ok_complete(void *instance,
+                                           const qf_request *req,
+                                           qf_response *resp, qf_error *err)
 {
     (void)instance;
     (void)req;
@@ -60,11 +62,22 @@ DEFECT_UNUSED static qf_status ok_complete(void *instance, const qf_request *req
 }
 
 /* A middleware descriptor around `vtable`, with `options` (may be NULL). */
-#define DEFECT_MIDDLEWARE(id, vtable, options, count)                        \
-    static const qf_plugin_descriptor descriptor = {                         \
-        QF_DESCRIPTOR_HEADER, 0, id, id, "1.0.0",                            \
-        "A deliberately broken test plugin.", QF_KIND_MIDDLEWARE, NULL,      \
-        options, count, NULL, &(vtable), NULL, NULL};                        \
+#define DEFECT_MIDDLEWARE(id, vtable, options, count)                          \
+    static const qf_plugin_descriptor descriptor = {                           \
+        QF_DESCRIPTOR_HEADER,                                                  \
+        0,                                                                     \
+        id,                                                                    \
+        id,                                                                    \
+        "1.0.0",                                                               \
+        "A deliberately broken test plugin.",                                  \
+        QF_KIND_MIDDLEWARE,                                                    \
+        NULL,                                                                  \
+        options,                                                               \
+        count,                                                                 \
+        NULL,                                                                  \
+        &(vtable),                                                             \
+        NULL,                                                                  \
+        NULL};                                                                 \
     QF_PLUGIN_DEFINE(descriptor)
 
 #endif /* QF_TEST_DEFECT_H */

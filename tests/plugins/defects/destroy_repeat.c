@@ -13,7 +13,10 @@ static void destroy(void *instance)
 }
 
 static const qf_middleware_vtable vtable = {sizeof(qf_middleware_vtable),
-                                            ok_create, destroy, ok_on_request,
-                                            NULL, NULL};
+                                            ok_create,
+                                            destroy,
+                                            ok_on_request,
+                                            NULL,
+                                            NULL};
 
 DEFECT_MIDDLEWARE("destroy_repeat", vtable, NULL, 0)

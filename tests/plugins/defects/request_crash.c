@@ -27,8 +27,7 @@ static qf_status on_request(void *instance, void **state, qf_request *req,
     return QF_OK;
 }
 
-static const qf_middleware_vtable vtable = {sizeof(qf_middleware_vtable),
-                                            create, ok_destroy, on_request,
-                                            NULL, NULL};
+static const qf_middleware_vtable vtable = {
+    sizeof(qf_middleware_vtable), create, ok_destroy, on_request, NULL, NULL};
 
 DEFECT_MIDDLEWARE("request_crash", vtable, NULL, 0)

@@ -14,7 +14,10 @@ static qf_status on_request(void *instance, void **state, qf_request *req,
 }
 
 static const qf_middleware_vtable vtable = {sizeof(qf_middleware_vtable),
-                                            ok_create, ok_destroy, on_request,
-                                            NULL, NULL};
+                                            ok_create,
+                                            ok_destroy,
+                                            on_request,
+                                            NULL,
+                                            NULL};
 
 DEFECT_MIDDLEWARE("request_hang", vtable, NULL, 0)
