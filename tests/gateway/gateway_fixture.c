@@ -154,9 +154,28 @@ int gw_stop(gw_fixture *gw)
     return -1;
 }
 
+/* A gateway still running must stop cleanly: a sanitizer report or a
+ * crash shows up as a non-zero exit status, with the log printed. */
+static void stop_checked(gw_fixture *gw)
+{
+    int rc;
+
+    if (gw->pid <= 0)
+        return;
+    rc = gw_stop(gw);
+    if (rc != 0) {
+        char *log = qf_test_read_file(gw->log_path, NULL);
+
+        fprintf(stderr, "qf serve exited with %d; its log:\n%s\n", rc,
+                log != NULL ? log : "(none)");
+        free(log);
+    }
+    ck_assert_int_eq(rc, 0);
+}
+
 void gw_teardown(gw_fixture *gw)
 {
-    gw_stop(gw);
+    stop_checked(gw);
     qf_test_sim_stop(&gw->sim);
     qf_test_rmtree(gw->dir);
     free(gw->dir);

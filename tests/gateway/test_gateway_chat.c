@@ -179,6 +179,7 @@ static void check_stream(int include_usage)
     char *events[16];
     gw_reply reply;
     cJSON *first;
+    char *type;
     size_t count, i;
 
     snprintf(body, sizeof(body),
@@ -188,7 +189,9 @@ static void check_stream(int include_usage)
                            : "");
     gw_request(&gw, "/v1/chat/completions", body, NULL, &reply);
     ck_assert_int_eq(reply.status, 200);
-    ck_assert_str_eq(gw_header(&reply, "Content-Type"), "text/event-stream");
+    type = gw_header(&reply, "Content-Type");
+    ck_assert_str_eq(type, "text/event-stream");
+    free(type);
     count = sse_events(reply.body, events, 16);
     ck_assert_uint_eq(count, include_usage ? 7 : 6);
 

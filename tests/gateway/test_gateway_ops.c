@@ -236,6 +236,25 @@ START_TEST(sigterm_finishes_in_flight)
 }
 END_TEST
 
+START_TEST(readyz_names_broken_role)
+{
+    gw_reply reply;
+
+    /* Appended under roles: a role whose provider block does not exist. */
+    gw_setup(&gw, "  ghost_writer: {provider: nowhere}\n");
+    ck_assert_int_eq(gw_start(&gw, NULL), 0);
+    gw_request(&gw, "/readyz", NULL, NULL, &reply);
+    ck_assert_int_eq(reply.status, 503);
+    ck_assert_ptr_nonnull(strstr(reply.body, "\"status\":\"not ready\""));
+    ck_assert_ptr_nonnull(
+        strstr(reply.body, "role ghost_writer does not resolve"));
+    gw_reply_free(&reply);
+
+    /* The other roles still answer. */
+    ck_assert_int_eq(chat_status("scene_smith", NULL, NULL), 200);
+}
+END_TEST
+
 START_TEST(metrics_names)
 {
     gw_reply reply;
@@ -283,6 +302,7 @@ int main(void)
     tcase_add_test(tc, reload_swaps_config);
     tcase_add_test(tc, reload_rejects_broken_file);
     tcase_add_test(tc, sigterm_finishes_in_flight);
+    tcase_add_test(tc, readyz_names_broken_role);
     tcase_add_test(tc, metrics_names);
     suite_add_tcase(s, tc);
 

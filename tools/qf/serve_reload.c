@@ -12,27 +12,43 @@
 #include "log.h"
 #include "serve_internal.h"
 
-/* Resolve every role, so /readyz reports the first that cannot serve. */
+/* Resolve every role. A built-in role that does not resolve (an image
+ * role without providers.image, say) is left out of the served roles; a
+ * role the file configures under roles: that does not resolve makes
+ * /readyz fail with the reason. */
 static void check_roles(serve_generation *gen)
 {
     const qf_config *cfg = qf_runtime_config(gen->rt);
+    const qf_cnode *configured =
+        qf_cnode_get(qf_config_root(cfg), "roles");
+    size_t kept = 0;
 
     for (size_t i = 0; gen->roles[i] != NULL; i++) {
         qf_role_plan *plan = NULL;
         qf_error err;
 
         qf_error_init(&err);
-        if (qf_config_resolve_role(cfg, gen->roles[i], NULL, &plan, &err) !=
+        if (qf_config_resolve_role(cfg, gen->roles[i], NULL, &plan, &err) ==
             QF_OK) {
-            if (asprintf(&gen->not_ready, "role %s does not resolve: %s",
-                         gen->roles[i], err.message) < 0)
-                gen->not_ready = NULL;
-            qf_log(QF_LOG_WARN, "serve", "role %s does not resolve: %s",
-                   gen->roles[i], err.message);
-            return;
+            qf_role_plan_free(plan);
+            gen->roles[kept++] = gen->roles[i];
+            continue;
         }
-        qf_role_plan_free(plan);
+        if (qf_cnode_get(configured, gen->roles[i]) == NULL) {
+            qf_log(QF_LOG_INFO, "serve", "not serving built-in role %s: %s",
+                   gen->roles[i], err.message);
+            free(gen->roles[i]);
+            continue;
+        }
+        qf_log(QF_LOG_WARN, "serve", "role %s does not resolve: %s",
+               gen->roles[i], err.message);
+        if (gen->not_ready == NULL &&
+            asprintf(&gen->not_ready, "role %s does not resolve: %s",
+                     gen->roles[i], err.message) < 0)
+            gen->not_ready = NULL;
+        gen->roles[kept++] = gen->roles[i];
     }
+    gen->roles[kept] = NULL;
 }
 
 static void generation_free(serve_generation *gen)
