@@ -111,6 +111,11 @@ static const defect_case defects[] = {
      "did not return within 2 s during on_request with no messages"},
     {"destroy_repeat", "lifecycle",
      "crashed with SIGSEGV during destroy (round 2 of 5)"},
+    {"secret_log", "secrets",
+     "a log line or error message contained the value of a secret option"},
+    /* create still succeeds without the required api_key. */
+    {"secret_log", "required_options",
+     "create succeeded without required option \"api_key\""},
 };
 
 START_TEST(defect_reported)
