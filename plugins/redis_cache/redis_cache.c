@@ -145,6 +145,9 @@ static void flush_stats(rc_instance *rc)
         freeReplyObject(replies[i]);
 }
 
+/* NOTE: counts buffered here are lost when the process is killed before
+ * the next flush, so shared hits and misses can fall short by up to about
+ * a second of one process's traffic. */
 static void maybe_flush_stats(rc_instance *rc)
 {
     int64_t now = rc->host->now_ms(rc->ctx);

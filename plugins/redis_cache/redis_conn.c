@@ -427,7 +427,10 @@ qf_status qf_redis_pool_run(qf_redis_pool *pool, const qf_redis_cmd *cmds,
         st = send_pipeline(pool, slot, cmds, count, replies, msg, msg_len);
 
     /* A connection that worked before may have been closed by a server
-     * restart or an idle timeout: reconnect once and send again. */
+     * restart or an idle timeout: reconnect once and send again.
+     * NOTE: when the server ran the commands and only the reply was lost
+     * (a command timeout), they run twice; no command carries an id that
+     * would let the server drop the repeat. */
     if (st != QF_OK && had_connection) {
         st = slot_ensure(pool, slot, 1, msg, msg_len);
         if (st == QF_OK) {
