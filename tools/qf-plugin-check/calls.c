@@ -164,15 +164,15 @@ size_t qf_check_inputs(const qf_check_options *opts, qf_check_input inputs[4])
     static const char bad_utf8[] = "caf\xe9 \xff\xfe \xc3\x28 \xed\xa0\x80 end";
     char *huge = malloc(opts->huge_bytes);
 
-    inputs[0] = (qf_check_input){"no messages", NULL, 0};
-    inputs[1] = (qf_check_input){"empty input", "", 0};
-    inputs[2] =
-        (qf_check_input){"non-UTF-8 input", bad_utf8, sizeof(bad_utf8) - 1};
+    inputs[0] = (qf_check_input){"no messages", NULL, 0, NULL};
+    inputs[1] = (qf_check_input){"empty input", "", 0, NULL};
+    inputs[2] = (qf_check_input){"non-UTF-8 input", bad_utf8,
+                                 sizeof(bad_utf8) - 1, NULL};
     if (huge == NULL)
         return 3;
     for (size_t i = 0; i < opts->huge_bytes; i++)
         huge[i] = (char)('a' + (char)(i % 26));
-    inputs[3] = (qf_check_input){"huge input", huge, opts->huge_bytes};
+    inputs[3] = (qf_check_input){"huge input", huge, opts->huge_bytes, huge};
     return 4;
 }
 

@@ -16,6 +16,7 @@ typedef struct qf_check_input {
     const char *label;
     const char *content;
     size_t len;
+    char *owned; /* malloc'd content to free, or NULL */
 } qf_check_input;
 
 /* The create and destroy hooks of the descriptor's kind. */
@@ -30,7 +31,7 @@ int qf_check_instance_new(const qf_plugin_descriptor *d, qf_context *ctx,
                           void **instance);
 
 /* Fill the request inputs: no messages, empty, non-UTF-8 and huge (the
- * huge one is malloc'd and leaked with the child). Returns the count. */
+ * huge one is malloc'd, see `owned`). Returns the count. */
 size_t qf_check_inputs(const qf_check_options *opts, qf_check_input inputs[4]);
 
 /* Report a hook result that is neither OK nor an error with a message

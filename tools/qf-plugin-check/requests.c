@@ -283,6 +283,8 @@ int qf_check_requests(const qf_check_options *opts, qf_check_out *out)
         return 1;
     n = qf_check_inputs(opts, inputs);
     faults = run_inputs(d, instance, inputs, n, out, &calls);
+    for (size_t i = 0; i < n; i++)
+        free(inputs[i].owned);
     qf_check_lifecycle_fns(d, &create, &destroy);
     qf_check_phase(out, "destroy");
     destroy(instance);
@@ -331,7 +333,7 @@ static void cache_calls(const worker *w, int call)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    qf_check_input in = {"a short input", "Say hello.", 10};
+    qf_check_input in = {"a short input", "Say hello.", 10, NULL};
     int calls = 0;
 
     for (int i = 0; i < CONCURRENT_CALLS; i++) {

@@ -235,6 +235,7 @@ static void child_run(qf_check_fn fn, const qf_check_options *opts, int fd)
     signal(SIGFPE, SIG_DFL);
     signal(SIGILL, SIG_DFL);
     code = fn(opts, &out);
+    qf_check_phase(&out, "the child's exit after the check");
     close(fd);
     _exit(code == 0 ? 0 : 3);
 }
