@@ -1,9 +1,10 @@
 /*
- * test_redis_e2e.c - shared state through one private redis-server between
- * separate `qf` processes and inside one runtime, against qf-sim: a cache
- * entry stored by one process answers another, request limits hold across
- * processes, concurrent token reservations stay within the settle bound,
- * and a Redis stopped and restarted under an open runtime.
+ * test_redis_e2e.c - state shared through one private redis-server, by
+ * separate `qf` processes and inside one runtime, against qf-sim. A cache
+ * entry stored by one process serves another, request limits hold across
+ * processes, and concurrent token reservations stay within the settle
+ * bound. A Redis stopped and restarted under an open runtime is refused or
+ * bypassed as configured, then used again.
  */
 #include <pthread.h>
 #include <stdatomic.h>
