@@ -68,7 +68,7 @@ const qf_plugin_descriptor *qf_check_load(const char *path);
  * so the vtable check can describe a descriptor the loader refused. */
 const qf_plugin_descriptor *qf_check_load_raw(const char *path);
 
-/* Whether `name` looks like it holds a secret (api_key, password, ...). */
+/* Whether `name` looks like it contains a secret (api_key, password, ...). */
 int qf_check_name_is_secret(const char *name);
 
 /* --- Test host ------------------------------------------------------ */

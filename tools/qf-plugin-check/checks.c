@@ -154,7 +154,7 @@ int qf_check_vtable(const qf_check_options *opts, qf_check_out *out)
     d = qf_check_load_raw(opts->path);
     if (d == NULL || d->size < sizeof(*d) || d->abi_major != QF_ABI_MAJOR ||
         (n = kind_slots(d, s)) == 0)
-        return 1; /* the handshake finding already says why */
+        return 1; /* the handshake finding already reports why */
 
     for (size_t i = 0; i < n; i++) {
         if (s[i].fn != NULL || s[i].required != 1)

@@ -1,8 +1,8 @@
 /*
  * objects.c - context, request and response objects of the test host and
- * their qf_host accessors. A request holds its messages in an array and
+ * their qf_host accessors. A request stores its messages in an array and
  * its params and options as cJSON objects; strings an accessor prints are
- * kept on the request until it is freed, as the ABI promises.
+ * kept on the request until it is freed, as the ABI requires.
  */
 #include <ftw.h>
 #include <stdio.h>

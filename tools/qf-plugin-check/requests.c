@@ -85,7 +85,7 @@ static int provider_requests(const qf_plugin_descriptor *d, void *instance,
 
 /* --- Middleware ----------------------------------------------------- */
 
-/* Give on_response an answer to see, when on_request passed. */
+/* Set a response for on_response to read, when on_request returned OK. */
 static int middleware_response(const qf_middleware_vtable *v, void *instance,
                                void **state, const qf_check_input *in,
                                qf_request *req, qf_response *resp,

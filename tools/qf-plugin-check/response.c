@@ -296,6 +296,8 @@ static qf_status memory_put(void *instance, const char *key, const void *value,
     return QF_OK;
 }
 
+/* NOTE: prune and clear remove nothing. Middleware under check only gets
+ * and puts through this backend; a checked cache backend uses its own. */
 static qf_status memory_count(void *instance, int64_t *removed, qf_error *err)
 {
     *removed = 0;
