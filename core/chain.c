@@ -5,7 +5,7 @@
  * or refuses stops the descent. The provider answers otherwise. Responses
  * travel back through on_response in reverse order, and on_complete runs
  * exactly once, in reverse order, for every middleware whose on_request
- * ran. Successful calls are priced and written to the ledger.
+ * ran. Every call is written to the ledger; successful ones are priced.
  */
 #include "runtime_internal.h"
 
@@ -139,20 +139,23 @@ static qf_status replay_early_answer(call *c)
     return QF_OK;
 }
 
-/* Price the call and write its ledger row. Errors are logged, never
- * returned: the answer is already paid for. */
-static void account(call *c)
+/* Price the call and write its ledger row: every call that passed route
+ * resolution gets one, failures with cost 0 and their status. A cache hit
+ * costs nothing, so its row is deferred and written in a batch. Errors are
+ * logged, never returned: the answer is already paid for. */
+static void account(call *c, qf_status status)
 {
     qf_response *resp = c->resp;
     const char *model = resp->model ? resp->model : c->req->model;
     qf_ledger *ledger = NULL;
-    qf_error err;
     qf_ledger_row row = {0};
+    qf_status written;
+    qf_error err;
 
     qf_error_init(&err);
     resp->cost_usd = 0;
     resp->unpriced = 0;
-    if (!resp->cache_hit && model != NULL)
+    if (status == QF_OK && !resp->cache_hit && model != NULL)
         qf_runtime_cost(c->rt, model, &resp->usage,
                         (int64_t)resp->image_count, &resp->cost_usd,
                         &resp->unpriced);
@@ -161,17 +164,23 @@ static void account(call *c)
     row.role = c->req->role;
     row.provider = c->route->provider_name;
     row.model = model ? model : "";
-    row.input_tokens = resp->usage.prompt_tokens;
-    row.cached_tokens = resp->usage.cached_tokens;
-    row.output_tokens = resp->usage.completion_tokens;
-    row.images = (int64_t)resp->image_count;
+    if (status == QF_OK) {
+        row.input_tokens = resp->usage.prompt_tokens;
+        row.cached_tokens = resp->usage.cached_tokens;
+        row.output_tokens = resp->usage.completion_tokens;
+        row.images = (int64_t)resp->image_count;
+        row.estimated = resp->usage.estimated;
+    }
     row.cost_usd = resp->cost_usd;
-    row.cache_hit = resp->cache_hit;
-    row.estimated = resp->usage.estimated;
+    row.cache_hit = status == QF_OK && resp->cache_hit;
     row.unpriced = resp->unpriced;
-    row.status = "ok";
-    if (qf_runtime_ledger(c->rt, &ledger, &err) != QF_OK ||
-        qf_ledger_record(ledger, &row, &err) != QF_OK)
+    row.status = qf_status_name(status);
+
+    written = qf_runtime_ledger(c->rt, &ledger, &err);
+    if (written == QF_OK)
+        written = row.cache_hit ? qf_ledger_record_deferred(ledger, &row, &err)
+                                : qf_ledger_record(ledger, &row, &err);
+    if (written != QF_OK)
         qf_log(QF_LOG_ERROR, "ledger", "request %s: cost row not written: %s",
                c->req->id, err.message);
 }
@@ -203,8 +212,7 @@ qf_status qf_runtime_run(qf_runtime *rt, qf_request *req,
         status = replay_early_answer(&c);
     if (status == QF_OK)
         status = ascend(&c);
-    if (status == QF_OK)
-        account(&c);
+    account(&c, status);
     complete(&c, status);
 
     if (c.states != inline_states)

@@ -4,6 +4,11 @@
  * mode with a jittered busy handler, so several processes can append at
  * once. Reports scan the rows of their range and sum them per group in C,
  * because SQLite's GROUP BY would sort every row first.
+ *
+ * Rows that cost nothing (cache hits) may be deferred: they queue in memory
+ * and a background thread writes them in one transaction every
+ * DEFER_INTERVAL_MS or DEFER_BATCH rows, so a cache hit does not pay for a
+ * commit. Closing the ledger writes what is queued.
  */
 #include "ledger.h"
 
@@ -25,10 +30,31 @@
  * five seconds of waiting in total. */
 #define BUSY_MAX_RETRIES 40000
 
+/* Deferred rows are written at least this often, or sooner in batches. */
+#define DEFER_INTERVAL_MS 100
+#define DEFER_BATCH 256
+
+/* A queued row with its own copies of the strings. */
+typedef struct deferred_row {
+    qf_ledger_row row;
+    char *role, *provider, *model, *status;
+} deferred_row;
+
+static size_t flush_queue(qf_ledger *ledger);
+
 struct qf_ledger {
     sqlite3 *db;
     sqlite3_stmt *insert;
     pthread_mutex_t lock; /* serializes use of `db` and `insert` */
+
+    pthread_mutex_t queue_lock; /* guards the fields below */
+    pthread_cond_t queue_cond;
+    deferred_row *queue;
+    size_t queued;
+    size_t queue_cap;
+    int writer_running;
+    int stopping;
+    pthread_t writer;
 };
 
 static const char schema_sql[] =
@@ -138,6 +164,8 @@ qf_status qf_ledger_open(const char *state_dir, qf_ledger **out, qf_error *err)
     if (ledger == NULL)
         return qf_error_set(err, QF_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&ledger->lock, NULL);
+    pthread_mutex_init(&ledger->queue_lock, NULL);
+    pthread_cond_init(&ledger->queue_cond, NULL);
 
     if (sqlite3_open_v2(path, &ledger->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -170,8 +198,19 @@ void qf_ledger_close(qf_ledger *ledger)
 {
     if (ledger == NULL)
         return;
+    pthread_mutex_lock(&ledger->queue_lock);
+    ledger->stopping = 1;
+    pthread_cond_signal(&ledger->queue_cond);
+    pthread_mutex_unlock(&ledger->queue_lock);
+    if (ledger->writer_running)
+        pthread_join(ledger->writer, NULL);
+    if (ledger->insert != NULL)
+        flush_queue(ledger);
+
     sqlite3_finalize(ledger->insert);
     sqlite3_close(ledger->db);
+    pthread_cond_destroy(&ledger->queue_cond);
+    pthread_mutex_destroy(&ledger->queue_lock);
     pthread_mutex_destroy(&ledger->lock);
     free(ledger);
 }
@@ -181,13 +220,13 @@ static const char *or_empty(const char *s)
     return s ? s : "";
 }
 
-qf_status qf_ledger_record(qf_ledger *ledger, const qf_ledger_row *row,
-                           qf_error *err)
+/* Insert one row; the caller holds ledger->lock. */
+static qf_status insert_row(qf_ledger *ledger, const qf_ledger_row *row,
+                            qf_error *err)
 {
     sqlite3_stmt *s = ledger->insert;
     qf_status st = QF_OK;
 
-    pthread_mutex_lock(&ledger->lock);
     sqlite3_bind_int64(s, 1, row->time_ms);
     sqlite3_bind_text(s, 2, or_empty(row->role), -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, or_empty(row->provider), -1, SQLITE_STATIC);
@@ -207,8 +246,146 @@ qf_status qf_ledger_record(qf_ledger *ledger, const qf_ledger_row *row,
         st = db_fail(err, ledger->db, "recording a call", LEDGER_FILE_NAME);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
+    return st;
+}
+
+qf_status qf_ledger_record(qf_ledger *ledger, const qf_ledger_row *row,
+                           qf_error *err)
+{
+    qf_status st;
+
+    pthread_mutex_lock(&ledger->lock);
+    st = insert_row(ledger, row, err);
     pthread_mutex_unlock(&ledger->lock);
     return st;
+}
+
+/* --- Deferred rows ------------------------------------------------------ */
+
+static void deferred_clear(deferred_row *d)
+{
+    free(d->role);
+    free(d->provider);
+    free(d->model);
+    free(d->status);
+}
+
+/* Write `rows` in one transaction; errors are reported on stderr because
+ * no caller is waiting for them. */
+static void write_deferred(qf_ledger *ledger, deferred_row *rows, size_t count)
+{
+    qf_error err;
+    size_t failed = 0;
+
+    qf_error_init(&err);
+    pthread_mutex_lock(&ledger->lock);
+    exec_retrying(ledger->db, "BEGIN IMMEDIATE");
+    for (size_t i = 0; i < count; i++) {
+        if (insert_row(ledger, &rows[i].row, &err) != QF_OK)
+            failed++;
+        deferred_clear(&rows[i]);
+    }
+    if (exec_retrying(ledger->db, "COMMIT") != SQLITE_OK) {
+        sqlite3_exec(ledger->db, "ROLLBACK", NULL, NULL, NULL);
+        failed = count;
+    }
+    pthread_mutex_unlock(&ledger->lock);
+    if (failed > 0)
+        fprintf(stderr, "qf: error [ledger] %zu of %zu cache-hit rows not "
+                        "written: %s\n",
+                failed, count, err.message[0] ? err.message : "commit failed");
+}
+
+/* Take the queue and write it; returns the number of rows written. */
+static size_t flush_queue(qf_ledger *ledger)
+{
+    deferred_row *rows;
+    size_t count;
+
+    pthread_mutex_lock(&ledger->queue_lock);
+    rows = ledger->queue;
+    count = ledger->queued;
+    ledger->queue = NULL;
+    ledger->queued = ledger->queue_cap = 0;
+    pthread_mutex_unlock(&ledger->queue_lock);
+
+    if (count > 0)
+        write_deferred(ledger, rows, count);
+    free(rows);
+    return count;
+}
+
+static void *writer_main(void *arg)
+{
+    qf_ledger *ledger = arg;
+
+    pthread_mutex_lock(&ledger->queue_lock);
+    while (!ledger->stopping) {
+        struct timespec until;
+
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += DEFER_INTERVAL_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&ledger->queue_cond, &ledger->queue_lock, &until);
+        pthread_mutex_unlock(&ledger->queue_lock);
+        flush_queue(ledger);
+        pthread_mutex_lock(&ledger->queue_lock);
+    }
+    pthread_mutex_unlock(&ledger->queue_lock);
+    return NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+qf_status qf_ledger_record_deferred(qf_ledger *ledger, const qf_ledger_row *row,
+                                    qf_error *err)
+{
+    deferred_row d = {*row, dup_or_null(row->role), dup_or_null(row->provider),
+                      dup_or_null(row->model), dup_or_null(row->status)};
+    qf_status st = QF_OK;
+
+    d.row.role = d.role;
+    d.row.provider = d.provider;
+    d.row.model = d.model;
+    d.row.status = d.status;
+
+    pthread_mutex_lock(&ledger->queue_lock);
+    if (!ledger->writer_running &&
+        pthread_create(&ledger->writer, NULL, writer_main, ledger) == 0)
+        ledger->writer_running = 1;
+    if (ledger->queued == ledger->queue_cap) {
+        size_t cap = ledger->queue_cap ? ledger->queue_cap * 2 : 64;
+        deferred_row *grown = realloc(ledger->queue, cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            st = qf_error_set(err, QF_ERR_NOMEM, "out of memory");
+        } else {
+            ledger->queue = grown;
+            ledger->queue_cap = cap;
+        }
+    }
+    if (st == QF_OK) {
+        ledger->queue[ledger->queued++] = d;
+        if (ledger->queued >= DEFER_BATCH)
+            pthread_cond_signal(&ledger->queue_cond);
+    }
+    pthread_mutex_unlock(&ledger->queue_lock);
+
+    if (st != QF_OK)
+        deferred_clear(&d);
+    if (!ledger->writer_running)
+        flush_queue(ledger); /* no thread: write at once */
+    return st;
+}
+
+void qf_ledger_flush(qf_ledger *ledger)
+{
+    if (ledger != NULL)
+        flush_queue(ledger);
 }
 
 /* --- Reports ---------------------------------------------------------- */
@@ -435,6 +612,7 @@ qf_status qf_ledger_report(qf_ledger *ledger, qf_ledger_group group,
 
     *out = NULL;
     *count = 0;
+    flush_queue(ledger);
     pthread_mutex_lock(&ledger->lock);
     if (!prepare_scan(ledger->db, group, since_ms, until_ms, &s)) {
         st = db_fail(err, ledger->db, "preparing the report", LEDGER_FILE_NAME);

@@ -31,9 +31,20 @@ typedef struct qf_ledger_row {
 qf_status qf_ledger_open(const char *state_dir, qf_ledger **out, qf_error *err);
 void qf_ledger_close(qf_ledger *ledger);
 
-/* Append one row; thread-safe. */
+/* Append one row and commit it before returning; thread-safe. */
 qf_status qf_ledger_record(qf_ledger *ledger, const qf_ledger_row *row,
                            qf_error *err);
+
+/*
+ * Queue one row (strings are copied) for a background thread that commits
+ * queued rows together at least every 100 ms; thread-safe. For rows that
+ * cost nothing, such as cache hits: a process killed before the next write
+ * loses at most that interval's rows. qf_ledger_flush writes the queue now;
+ * qf_ledger_close and qf_ledger_report flush it too.
+ */
+qf_status qf_ledger_record_deferred(qf_ledger *ledger, const qf_ledger_row *row,
+                                    qf_error *err);
+void qf_ledger_flush(qf_ledger *ledger);
 
 /* --- Reports ------------------------------------------------------------ */
 
