@@ -228,9 +228,8 @@ static void collect_result(serve_job *job)
              model != NULL ? model : job->model);
 }
 
-static void *job_main(void *arg)
+static void job_run(serve_job *job)
 {
-    serve_job *job = arg;
     qf_stream_sink sink = {sink_delta, job};
     int64_t start = serve_now_ns();
     qf_status status;
@@ -254,7 +253,70 @@ static void *job_main(void *arg)
     pthread_cond_broadcast(&job->cond);
     pthread_mutex_unlock(&job->lock);
     serve_job_release(job);
+}
+
+/* --- Worker pool -----------------------------------------------------
+ * Workers stay alive between jobs, so a request costs a condition signal
+ * rather than a thread start. A job that finds no idle worker starts a
+ * new one, so the pool grows to the largest number of chains run at once
+ * (bounded by gateway.max_connections plus chains still running after
+ * their client timed out) and never makes a job wait for another. */
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static serve_job **pool_queue;
+static size_t pool_len, pool_cap;
+static size_t pool_idle; /* workers waiting and not yet handed a job */
+
+static void *pool_worker(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&pool_lock);
+    for (;;) {
+        serve_job *job;
+
+        pool_idle++;
+        while (pool_len == 0)
+            pthread_cond_wait(&pool_cond, &pool_lock);
+        job = pool_queue[0];
+        memmove(pool_queue, pool_queue + 1, --pool_len * sizeof(*pool_queue));
+        pthread_mutex_unlock(&pool_lock);
+        job_run(job);
+        pthread_mutex_lock(&pool_lock);
+    }
     return NULL;
+}
+
+/* Queue `job` and wake or start a worker for it; returns 0 on success. */
+static int pool_submit(serve_job *job)
+{
+    pthread_t thread;
+    int rc = 0;
+
+    pthread_mutex_lock(&pool_lock);
+    if (pool_len == pool_cap) {
+        size_t cap = pool_cap ? pool_cap * 2 : 64;
+        serve_job **grown = realloc(pool_queue, cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            pthread_mutex_unlock(&pool_lock);
+            return -1;
+        }
+        pool_queue = grown;
+        pool_cap = cap;
+    }
+    if (pool_idle > 0) {
+        pool_idle--;
+        pthread_cond_signal(&pool_cond);
+    } else if (pthread_create(&thread, NULL, pool_worker, NULL) == 0) {
+        pthread_detach(thread);
+    } else {
+        rc = -1;
+    }
+    if (rc == 0)
+        pool_queue[pool_len++] = job;
+    pthread_mutex_unlock(&pool_lock);
+    return rc;
 }
 
 serve_job *serve_job_start(serve_call *call, qf_request *req, int stream,
@@ -263,7 +325,6 @@ serve_job *serve_job_start(serve_call *call, qf_request *req, int stream,
     serve_job *job = calloc(1, sizeof(*job));
     const qf_host *host = qf_runtime_host(call->gen->rt);
     const char *model = host->request_model(req);
-    pthread_t thread;
 
     if (job == NULL || (job->model = strdup(model ? model : call->role)) ==
                            NULL) {
@@ -289,14 +350,13 @@ serve_job *serve_job_start(serve_call *call, qf_request *req, int stream,
     snprintf(job->role, sizeof(job->role), "%s", call->role);
     qf_request_set_stream(req, stream, include_usage);
 
-    if (pthread_create(&thread, NULL, job_main, job) != 0) {
+    if (pool_submit(job) != 0) {
         job->refs = 1;
         serve_job_release(job);
         qf_error_set(err, QF_ERR_INTERNAL,
                      "cannot start a worker thread for the request");
         return NULL;
     }
-    pthread_detach(thread);
     return job;
 }
 
