@@ -18,7 +18,7 @@
 #include <curl/curl.h>
 
 /* Roles for every test: a cached one, a rate-limited one, one over its
- * budget, two whose upstream fails and a slow one. */
+ * budget, three whose upstream fails and two slow ones. */
 static const char config_format[] =
     "plugin_dirs: [\"%s\"]\n"
     "state_dir: %s/state\n"
@@ -43,6 +43,11 @@ static const char config_format[] =
     "  slow_writer:\n"
     "    provider: openai\n"
     "    headers: {X-QF-Sim-Fault: delay, X-QF-Sim-Delay-Ms: \"1500\"}\n"
+    "  deep_thinker:\n"
+    "    provider: openai\n"
+    "    headers: {X-QF-Sim-Fault: delay, X-QF-Sim-Delay-Ms: \"4000\"}\n"
+    "  loose_talker: {provider: openai, headers: {X-QF-Sim-Fault: "
+    "error-mid-stream}}\n"
     "%s";
 
 void gw_write_config(gw_fixture *gw, const char *plotwright_model,
@@ -260,6 +265,19 @@ char *gw_header(const gw_reply *reply, const char *name)
         line = end + 2;
     }
     return NULL;
+}
+
+double gw_metric_wait(const gw_fixture *gw, const char *series,
+                      double expected)
+{
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    double value = gw_metric(gw, series);
+
+    for (int i = 0; i < 250 && value != expected; i++) {
+        nanosleep(&pause, NULL);
+        value = gw_metric(gw, series);
+    }
+    return value;
 }
 
 double gw_metric(const gw_fixture *gw, const char *series)

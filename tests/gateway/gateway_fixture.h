@@ -55,4 +55,11 @@ char *gw_header(const gw_reply *reply, const char *name);
 /* The value of a metric line "NAME{LABELS} VALUE" on /metrics, or -1. */
 double gw_metric(const gw_fixture *gw, const char *series);
 
+/* Poll gw_metric until it equals `expected`, at most five seconds, and
+ * return the last value. A request's counters are recorded when its
+ * connection completes, which may be just after the client has the
+ * response. */
+double gw_metric_wait(const gw_fixture *gw, const char *series,
+                      double expected);
+
 #endif /* QF_GATEWAY_FIXTURE_H */

@@ -232,6 +232,31 @@ START_TEST(chat_stream_with_usage)
 }
 END_TEST
 
+START_TEST(stream_error_after_text)
+{
+    char *events[16];
+    gw_reply reply;
+    size_t count;
+
+    gw_request(&gw, "/v1/chat/completions",
+               "{\"model\":\"loose_talker\",\"stream\":true,\"messages\":[{"
+               "\"role\":\"user\",\"content\":\"one two three four\"}]}",
+               NULL, &reply);
+    ck_assert_int_eq(reply.status, 200);
+    count = sse_events(reply.body, events, 16);
+
+    /* The role chunk, the two text chunks sent, then the error event. */
+    ck_assert_uint_eq(count, 4);
+    ck_assert_ptr_nonnull(strstr(events[1], "\"delta\":{\"content\":\"Echo: \"}"));
+    ck_assert_ptr_nonnull(strstr(events[2], "\"delta\":{\"content\":\"one \"}"));
+    ck_assert_int_eq(strncmp(events[3], "data: {\"error\":{\"message\":",
+                             strlen("data: {\"error\":{\"message\":")),
+                     0);
+    ck_assert_ptr_null(strstr(reply.body, "[DONE]"));
+    gw_reply_free(&reply);
+}
+END_TEST
+
 START_TEST(cache_hit_in_metrics)
 {
     const char *body = "{\"model\":\"plotwright\",\"messages\":[{\"role\":"
@@ -273,7 +298,9 @@ START_TEST(rate_limit_is_429)
     free(retry);
     gw_reply_free(&reply);
     ck_assert_double_eq(
-        gw_metric(&gw, "qf_gateway_errors_total{code=\"rate_limit_exceeded\"}"),
+        gw_metric_wait(&gw,
+                       "qf_gateway_errors_total{code=\"rate_limit_exceeded\"}",
+                       1),
         1);
 }
 END_TEST
@@ -446,6 +473,7 @@ int main(void)
     tcase_add_test(tc, chat_params_reach_upstream);
     tcase_add_test(tc, chat_stream_without_usage);
     tcase_add_test(tc, chat_stream_with_usage);
+    tcase_add_test(tc, stream_error_after_text);
     tcase_add_test(tc, cache_hit_in_metrics);
     tcase_add_test(tc, rate_limit_is_429);
     tcase_add_test(tc, budget_is_insufficient_quota);

@@ -166,7 +166,9 @@ START_TEST(reload_swaps_config)
     kill(gw.pid, SIGHUP);
     ck_assert(wait_for_model("gpt-4.1"));
     ck_assert_double_eq(
-        gw_metric(&gw, "qf_gateway_config_reloads_total{result=\"ok\"}"), 1);
+        gw_metric_wait(&gw, "qf_gateway_config_reloads_total{result=\"ok\"}",
+                       1),
+        1);
 }
 END_TEST
 
@@ -255,6 +257,23 @@ START_TEST(readyz_names_broken_role)
 }
 END_TEST
 
+START_TEST(request_timeout_is_504)
+{
+    gw_reply reply;
+
+    /* The upstream takes four seconds; the gateway allows one. */
+    gw_setup(&gw, "gateway: {request_timeout_seconds: 1}\n");
+    ck_assert_int_eq(gw_start(&gw, NULL), 0);
+    gw_request(&gw, "/v1/chat/completions",
+               "{\"model\":\"deep_thinker\",\"messages\":[{\"role\":"
+               "\"user\",\"content\":\"hi\"}]}",
+               NULL, &reply);
+    ck_assert_int_eq(reply.status, 504);
+    ck_assert_ptr_nonnull(strstr(reply.body, "\"code\":\"request_timeout\""));
+    gw_reply_free(&reply);
+}
+END_TEST
+
 START_TEST(metrics_names)
 {
     gw_reply reply;
@@ -269,7 +288,7 @@ START_TEST(metrics_names)
         "# TYPE qf_gateway_upstream_duration_seconds histogram",
         "# TYPE qf_gateway_overhead_duration_seconds histogram",
         "# TYPE qf_gateway_requests_in_flight gauge",
-        "qf_gateway_request_duration_seconds_bucket{le=\"+Inf\"} 1\n",
+        "qf_gateway_request_duration_seconds_bucket{le=\"+Inf\"} ",
         "qf_gateway_upstream_duration_seconds_count 1\n",
         "qf_gateway_requests_total{endpoint=\"chat\",status=\"200\"} 1\n",
         "qf_gateway_cost_usd_total{role=\"scene_smith\",provider=\"openai\","
@@ -279,6 +298,12 @@ START_TEST(metrics_names)
     gw_setup(&gw, "");
     ck_assert_int_eq(gw_start(&gw, NULL), 0);
     ck_assert_int_eq(chat_status("scene_smith", NULL, NULL), 200);
+    ck_assert_double_eq(
+        gw_metric_wait(&gw,
+                       "qf_gateway_requests_total{endpoint=\"chat\","
+                       "status=\"200\"}",
+                       1),
+        1);
     gw_request(&gw, "/metrics", NULL, NULL, &reply);
     ck_assert_int_eq(reply.status, 200);
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -303,6 +328,7 @@ int main(void)
     tcase_add_test(tc, reload_rejects_broken_file);
     tcase_add_test(tc, sigterm_finishes_in_flight);
     tcase_add_test(tc, readyz_names_broken_role);
+    tcase_add_test(tc, request_timeout_is_504);
     tcase_add_test(tc, metrics_names);
     suite_add_tcase(s, tc);
 

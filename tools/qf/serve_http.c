@@ -3,9 +3,9 @@
  * connection, the body size limit, header and request timeouts, client
  * authentication, routing to the endpoints, and OpenAI error objects.
  *
- * A connection waits at most header_timeout_seconds for a request; once the
+ * A connection waits at most header_timeout_seconds for a request. Once the
  * headers are in, its timeout is raised to request_timeout_seconds for the
- * body and the answer, and lowered again when the answer is complete.
+ * body and the response, and lowered again when the response is sent.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>

@@ -159,9 +159,9 @@ enum MHD_Result serve_health(struct MHD_Connection *conn, serve_call *call,
  * generation reference. `stream` sends chunks in OpenAI's SSE format. */
 serve_job *serve_job_start(serve_call *call, qf_request *req, int stream,
                            int include_usage, qf_error *err);
-/* Wait until the job has output or has finished, or the deadline passes;
- * returns 0 when it has finished, 1 when streaming output is ready, -1 on
- * timeout. */
+/* Wait until the job has output, has finished, or the deadline passes.
+ * serve_job_wait_first returns 1 when streamed output is ready, 0 when the
+ * job has finished, -1 on timeout; serve_job_wait_done returns 0 or -1. */
 int serve_job_wait_first(serve_job *job, int64_t deadline_ns);
 int serve_job_wait_done(serve_job *job, int64_t deadline_ns);
 qf_status serve_job_status(serve_job *job, const qf_error **err);

@@ -1,11 +1,11 @@
 /*
  * serve_job.c - one chat or image request running on a worker thread.
  *
- * The worker calls qf_runtime_run. For a streamed request its sink turns
- * each text chunk into an OpenAI chat.completion.chunk event and appends it
- * to a byte queue under the job's lock; libmicrohttpd's content reader
- * (on the connection's thread) waits on a condition variable and drains
- * that queue. The job is reference counted: the worker, the HTTP call and
+ * A pool worker calls qf_runtime_run. For a streamed request its sink
+ * turns each text chunk into an OpenAI chat.completion.chunk event and
+ * appends it to a byte queue under the job's lock. libmicrohttpd's content
+ * reader, on the connection's thread, waits on a condition variable and
+ * drains that queue. The job is reference counted: the worker, the HTTP call and
  * the streamed response each hold one, and the last release frees it.
  */
 #include <stdlib.h>
@@ -172,6 +172,20 @@ cJSON *serve_usage_json(const qf_usage *u)
     return usage;
 }
 
+/* The usage chunk: no choices, only usage (stream_options.include_usage). */
+static void queue_usage(serve_job *job)
+{
+    cJSON *chunk = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(chunk, "id", job->id);
+    cJSON_AddStringToObject(chunk, "object", "chat.completion.chunk");
+    cJSON_AddNumberToObject(chunk, "created", (double)job->created);
+    cJSON_AddStringToObject(chunk, "model", job->model);
+    cJSON_AddArrayToObject(chunk, "choices");
+    cJSON_AddItemToObject(chunk, "usage", serve_usage_json(&job->result.usage));
+    queue_event(job, chunk);
+}
+
 /* The events after the last text chunk: finish, usage when asked, [DONE];
  * or an error event when the chain failed after streaming began. */
 static void queue_ending(serve_job *job)
@@ -196,18 +210,8 @@ static void queue_ending(serve_job *job)
     }
     queue_event(job, chunk_new(job, cJSON_CreateObject(),
                                finish != NULL ? finish : "stop"));
-    if (job->include_usage) {
-        cJSON *chunk = cJSON_CreateObject();
-
-        cJSON_AddStringToObject(chunk, "id", job->id);
-        cJSON_AddStringToObject(chunk, "object", "chat.completion.chunk");
-        cJSON_AddNumberToObject(chunk, "created", (double)job->created);
-        cJSON_AddStringToObject(chunk, "model", job->model);
-        cJSON_AddArrayToObject(chunk, "choices");
-        cJSON_AddItemToObject(chunk, "usage",
-                              serve_usage_json(&job->result.usage));
-        queue_event(job, chunk);
-    }
+    if (job->include_usage)
+        queue_usage(job);
     queue_bytes(job, "data: [DONE]\n\n", 14);
     job->ended = 1;
 }
@@ -258,9 +262,9 @@ static void job_run(serve_job *job)
 /* --- Worker pool -----------------------------------------------------
  * Workers stay alive between jobs, so a request costs a condition signal
  * rather than a thread start. A job that finds no idle worker starts a
- * new one, so the pool grows to the largest number of chains run at once
- * (bounded by gateway.max_connections plus chains still running after
- * their client timed out) and never makes a job wait for another. */
+ * new one, so no job waits for another. The pool grows to the largest
+ * number of chains run at once: at most gateway.max_connections, plus
+ * chains still running after their client timed out. */
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
@@ -360,8 +364,8 @@ serve_job *serve_job_start(serve_call *call, qf_request *req, int stream,
     return job;
 }
 
-/* Wait on the job's condition until `ready` holds or the deadline passes;
- * returns 1 when ready. job->lock held. */
+/* Wait on the job's condition until `ready` is true or the deadline
+ * passes. Returns 1 when ready. The caller holds job->lock. */
 static int wait_until(serve_job *job, int (*ready)(const serve_job *),
                       int64_t deadline_ns)
 {
@@ -418,6 +422,23 @@ int serve_job_wait_done(serve_job *job, int64_t deadline_ns)
     return rc;
 }
 
+/* End a stream that ran past its deadline with an error event. */
+static void queue_timeout(serve_job *job)
+{
+    cJSON *event = cJSON_CreateObject();
+    qf_error timeout;
+
+    qf_error_init(&timeout);
+    qf_error_set(&timeout, QF_ERR_TIMEOUT,
+                 "the request took longer than "
+                 "gateway.request_timeout_seconds");
+    cJSON_AddItemToObject(event, "error",
+                          serve_error_object(&timeout, NULL, NULL));
+    queue_event(job, event);
+    job->abandoned = 1;
+    job->ended = 1;
+}
+
 /* libmicrohttpd's content reader: drain the queue, waiting for more. */
 static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -425,20 +446,8 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
     ssize_t n;
 
     pthread_mutex_lock(&job->lock);
-    if (!wait_until(job, has_output, job->deadline_ns) && !job->ended) {
-        qf_error timeout;
-
-        qf_error_init(&timeout);
-        qf_error_set(&timeout, QF_ERR_TIMEOUT,
-                     "the request took longer than "
-                     "gateway.request_timeout_seconds");
-        cJSON *event = cJSON_CreateObject();
-        cJSON_AddItemToObject(event, "error",
-                              serve_error_object(&timeout, NULL, NULL));
-        queue_event(job, event);
-        job->abandoned = 1;
-        job->ended = 1;
-    }
+    if (!wait_until(job, has_output, job->deadline_ns) && !job->ended)
+        queue_timeout(job);
     if (job->len > job->pos) {
         n = (ssize_t)(job->len - job->pos < max ? job->len - job->pos : max);
         memcpy(buf, job->out + job->pos, (size_t)n);

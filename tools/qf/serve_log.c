@@ -73,8 +73,11 @@ void serve_access_log_write(serve_access_log *log, const serve_call *call,
     const serve_result *r = call->job ? serve_job_result(call->job) : NULL;
     qf_usage none = {sizeof(none), 0, 0, 0, 0};
     const qf_usage *u = r ? &r->usage : &none;
+    const char *cache = "-";
     char when[40];
 
+    if (r != NULL)
+        cache = r->cache_hit ? "hit" : "miss";
     format_time(when, sizeof(when));
     pthread_mutex_lock(&log->lock);
     fprintf(log->file,
@@ -85,7 +88,7 @@ void serve_access_log_write(serve_access_log *log, const serve_call *call,
             call->role[0] ? call->role : "-", call->status,
             (long long)u->prompt_tokens, (long long)u->completion_tokens,
             (long long)u->cached_tokens, r ? r->cost_usd : 0.0,
-            r == NULL ? "-" : r->cache_hit ? "hit" : "miss", seconds * 1000,
+            cache, seconds * 1000,
             call->error_code ? " error=" : "",
             call->error_code ? call->error_code : "");
     fflush(log->file);

@@ -2,9 +2,9 @@
  * serve_metrics.c - the gateway's counters and latency histograms, and
  * GET /metrics in the Prometheus text exposition format (version 0.0.4).
  *
- * Counters are kept as (name, label set) series in a list under one lock;
- * the label sets are small (endpoint, status, role, provider, model), so
- * the list stays short. Three histograms split each request's time: the
+ * Counters are kept as (name, label set) series in a list under one lock.
+ * The label values are few (endpoints, statuses, roles, providers,
+ * models), so the list stays short. Three histograms split each request's time: the
  * whole request, the time inside qf_runtime_run (the chain, counted as
  * upstream time, so a cache hit counts there too), and the difference,
  * which is the gateway's own work.
@@ -167,16 +167,6 @@ void serve_metrics_record_call(serve_server *server, const serve_call *call,
     const serve_result *r = call->job ? serve_job_result(call->job) : NULL;
     char labels[256];
 
-    snprintf(labels, sizeof(labels), "endpoint=\"%s\",status=\"%d\"",
-             call->endpoint, call->status);
-    serve_metrics_count(server->metrics, "qf_gateway_requests_total", labels,
-                        1);
-    if (call->status >= 400) {
-        snprintf(labels, sizeof(labels), "code=\"%s\"",
-                 call->error_code ? call->error_code : "other");
-        serve_metrics_count(server->metrics, "qf_gateway_errors_total", labels,
-                            1);
-    }
     serve_metrics_observe(server->metrics, SERVE_HIST_TOTAL, seconds);
     if (r != NULL) {
         double own = seconds - (double)r->chain_ns / 1e9;
@@ -184,6 +174,18 @@ void serve_metrics_record_call(serve_server *server, const serve_call *call,
         serve_metrics_observe(server->metrics, SERVE_HIST_GATEWAY,
                               own > 0 ? own : 0);
     }
+    if (call->status >= 400) {
+        snprintf(labels, sizeof(labels), "code=\"%s\"",
+                 call->error_code ? call->error_code : "other");
+        serve_metrics_count(server->metrics, "qf_gateway_errors_total", labels,
+                            1);
+    }
+
+    /* Counted last, so a reader that sees the request sees all of it. */
+    snprintf(labels, sizeof(labels), "endpoint=\"%s\",status=\"%d\"",
+             call->endpoint, call->status);
+    serve_metrics_count(server->metrics, "qf_gateway_requests_total", labels,
+                        1);
 }
 
 void serve_metrics_record_result(serve_server *server, const char *role,

@@ -2,7 +2,7 @@
  * serve_reload.c - generations of the gateway's configuration. A
  * generation is one loaded file with its runtime, role names and client
  * keys, shared by reference count. SIGHUP loads a new generation and swaps
- * it in under the server lock; requests in flight keep the old one, which
+ * it in under the server lock. Requests in flight keep the old one, which
  * is closed when its last reference goes. A file that fails to load leaves
  * the current generation in place.
  */
@@ -13,9 +13,9 @@
 #include "serve_internal.h"
 
 /* Resolve every role. A built-in role that does not resolve (an image
- * role without providers.image, say) is left out of the served roles; a
- * role the file configures under roles: that does not resolve makes
- * /readyz fail with the reason. */
+ * role without providers.image, say) is left out of the served roles. A
+ * role written under roles: that does not resolve stays, and /readyz
+ * reports it. */
 static void check_roles(serve_generation *gen)
 {
     const qf_config *cfg = qf_runtime_config(gen->rt);
