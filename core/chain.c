@@ -203,6 +203,8 @@ qf_status qf_runtime_run(qf_runtime *rt, qf_request *req,
     c.resp = qf_response_new(sink, req->stream);
     if (c.resp == NULL || c.states == NULL) {
         qf_response_free(c.resp);
+        if (c.states != inline_states)
+            free(c.states);
         return qf_error_set(err, QF_ERR_NOMEM, "out of memory");
     }
     c.resp->provider = c.route->provider_name;

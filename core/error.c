@@ -24,7 +24,7 @@ qf_status qf_error_setv(qf_error *err, qf_status status, const char *fmt,
     return status;
 }
 
-qf_status qf_error_set(qf_error *err, qf_status status, const char *fmt, ...)
+qf_status (qf_error_set)(qf_error *err, qf_status status, const char *fmt, ...)
 {
     va_list ap;
 

@@ -30,6 +30,14 @@ qf_status qf_error_set(qf_error *err, qf_status status, const char *fmt, ...)
 qf_status qf_error_setv(qf_error *err, qf_status status, const char *fmt,
                         va_list ap);
 
+#ifdef __clang_analyzer__
+/* Tell the static analyzer that qf_error_set returns its status argument;
+ * it cannot see error.c from other files and otherwise assumes a failure
+ * path may return QF_OK. Analysis builds only. */
+#define qf_error_set(err, status, ...) \
+    (qf_error_set((err), (status), __VA_ARGS__), (status))
+#endif
+
 /* Put "prefix: " in front of the current message, keeping status. */
 void qf_error_prefix(qf_error *err, const char *fmt, ...) QF_PRINTF(2, 3);
 

@@ -107,6 +107,8 @@ static qf_status open_config(qf_runtime *rt, const qf_runtime_options *options,
         return QF_OK;
     }
     status = qf_config_find(options ? options->config_path : NULL, &path, err);
+    if (status == QF_ERR_NOT_FOUND)
+        err->status = status = QF_ERR_CONFIG; /* a usage problem: exit 2 */
     if (status != QF_OK)
         return status;
     rt->owned_config = qf_config_load(path, err);
@@ -374,6 +376,7 @@ static qf_status load_plugin(qf_runtime *rt, const char *id,
         status = qf_loader_open(entry.path, &plugin, err);
     if (status != QF_OK)
         goto out;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     grown = realloc(rt->plugins, (rt->plugin_count + 1) * sizeof(*grown));
     if (grown == NULL) {
         qf_plugin_free(plugin);

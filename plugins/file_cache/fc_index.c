@@ -254,14 +254,13 @@ int qf_fc_index_select(qf_fc_index *idx, int64_t expired_before,
           " ORDER BY access_ms LIMIT ?3";
     sqlite3_stmt *stmt = NULL;
     int n = 0;
-    int rc;
 
     if (sqlite3_prepare_v2(idx->db, sql, -1, &stmt, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(stmt, 1, except, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, expired_before);
     sqlite3_bind_int(stmt, 3, max);
-    while (n < max && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while (n < max && sqlite3_step(stmt) == SQLITE_ROW) {
         const unsigned char *key = sqlite3_column_text(stmt, 0);
 
         snprintf(keys[n], 65, "%s", key ? (const char *)key : "");

@@ -235,7 +235,9 @@ static qf_status read_settings(openai_instance *oa, qf_error *err)
     if ((status =
              read_string(oa, "base_url", DEFAULT_BASE_URL, &oa->base_url, err)))
         return status;
-    size_t len = strlen(oa->base_url);
+    /* read_string never leaves base_url NULL here: the fallback is set and
+     * host->config_string returns QF_OK only with a value. */
+    size_t len = strlen(oa->base_url); /* NOLINT(clang-analyzer-core.*) */
     while (len > 0 && oa->base_url[len - 1] == '/')
         oa->base_url[--len] = '\0';
     if (strncmp(oa->base_url, "http://", 7) != 0 &&

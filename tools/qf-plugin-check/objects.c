@@ -121,7 +121,7 @@ int qf_check_context_fill(qf_context *ctx, const qf_plugin_descriptor *d,
             return -1;
     }
     if (d->kind == QF_KIND_PROVIDER &&
-        (skip == NULL || strcmp(skip, "base_url")))
+        (skip == NULL || strcmp(skip, "base_url") != 0))
         return qf_check_context_set(ctx, "base_url", QF_CHECK_BASE_URL);
     return 0;
 }

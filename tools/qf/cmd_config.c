@@ -429,7 +429,7 @@ static void list_row(const qf_cli *cli, cJSON *rows, const char *role,
     } else if (plan != NULL) {
         printf("%-16s %-12s %-24s %s\n", role, plan->provider_name,
                plan->provider_plugin, plan->model ? plan->model : "-");
-        if (strcmp(status, "installed") != 0)
+        if (status != NULL && strcmp(status, "installed") != 0)
             printf("%-16s   plugin %s is %s\n", "", plan->provider_plugin,
                    status);
     } else {

@@ -76,7 +76,9 @@ static int ctx_open(const qf_cli *cli, plugins_ctx *ctx)
     free(state_dir);
     if (status != QF_OK) {
         ctx_close(ctx);
-        return qf_cli_fail(cli, &err);
+        code = qf_cli_fail(cli, &err);
+        /* Never report success after the context was closed. */
+        return code != QF_EXIT_OK ? code : QF_EXIT_FAILURE;
     }
     return QF_EXIT_OK;
 }
