@@ -202,6 +202,9 @@ void qf_role_plan_free(qf_role_plan *plan);
 /* Whether a role's work is images. */
 qf_request_kind qf_role_kind(const char *role);
 
+/* Whether `role` is one of the built-in QuestFoundry roles. */
+int qf_config_role_is_builtin(const char *role);
+
 /* Names of every role the file configures plus the built-in QuestFoundry
  * roles, sorted; free with qf_config_strings_free. */
 qf_status qf_config_role_names(const qf_config *cfg, char ***out,

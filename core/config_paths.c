@@ -15,6 +15,16 @@ static const char *const builtin_roles[] = {
     "translator",   "book_binder",   "player_narrator",
 };
 
+int qf_config_role_is_builtin(const char *role)
+{
+    for (size_t i = 0; i < sizeof(builtin_roles) / sizeof(builtin_roles[0]);
+         i++) {
+        if (strcmp(role, builtin_roles[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 void qf_config_strings_free(char **strings)
 {
     if (strings == NULL)

@@ -191,6 +191,12 @@ static qf_status find_role(resolver *rs)
                              "value is %s; expected a map of role names",
                              qf_cnode_type_phrase(roles));
     rs->role_node = qf_cnode_get(roles, rs->role);
+    if (rs->role_node == NULL && !qf_config_role_is_builtin(rs->role))
+        return qf_error_set(rs->err, QF_ERR_CONFIG,
+                            "role \"%s\" is not a QuestFoundry role and is "
+                            "not configured under roles in %s; check the "
+                            "spelling, or add roles.%s to the file",
+                            rs->role, rs->cfg->path, rs->role);
     if (rs->role_node != NULL && rs->role_node->type == QF_CNODE_NULL)
         rs->role_node = NULL;
     if (rs->role_node != NULL && rs->role_node->type != QF_CNODE_MAP)

@@ -8,6 +8,8 @@
  */
 #include "runtime_internal.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,6 +237,93 @@ static qf_status apply_runtime_layer(qf_request *req, const qf_cnode *layer,
     return status;
 }
 
+/* The generic generation parameters and the values each accepts. */
+typedef struct param_rule {
+    const char *name;
+    int integer; /* whole numbers only */
+    double min;
+    double max;
+} param_rule;
+
+static const param_rule numeric_params[] = {
+    {"temperature", 0, 0, 2},
+    {"top_p", 0, 0, 1},
+    {"presence_penalty", 0, -2, 2},
+    {"frequency_penalty", 0, -2, 2},
+    {"max_tokens", 1, 1, 1e9},
+    {"max_completion_tokens", 1, 1, 1e9},
+    {"seed", 1, -9007199254740991.0, 9007199254740991.0},
+};
+
+static qf_status invalid_param(const char *name, const cJSON *value,
+                               const char *expected, qf_error *err)
+{
+    char *text = cJSON_PrintUnformatted(value);
+
+    qf_error_set(err, QF_ERR_INVALID,
+                 "generation parameter %s=%s is invalid; expected %s", name,
+                 text ? text : "?", expected);
+    free(text);
+    return QF_ERR_INVALID;
+}
+
+static qf_status check_numeric(const param_rule *rule, const cJSON *value,
+                               qf_error *err)
+{
+    char expected[128];
+    double v = value->valuedouble;
+
+    snprintf(expected, sizeof(expected), "%s from %g to %g",
+             rule->integer ? "a whole number" : "a number", rule->min,
+             rule->max);
+    if (!cJSON_IsNumber(value) || v < rule->min || v > rule->max ||
+        (rule->integer && v != floor(v)))
+        return invalid_param(rule->name, value, expected, err);
+    return QF_OK;
+}
+
+static qf_status check_stop(const cJSON *value, qf_error *err)
+{
+    const cJSON *item;
+
+    if (cJSON_IsString(value))
+        return QF_OK;
+    if (!cJSON_IsArray(value))
+        return invalid_param("stop", value, "a string or a list of strings",
+                             err);
+    cJSON_ArrayForEach(item, value) {
+        if (!cJSON_IsString(item))
+            return invalid_param("stop", value, "a string or a list of strings",
+                                 err);
+    }
+    return QF_OK;
+}
+
+/* Check the generic parameters a request carries; other names are left to
+ * the provider, which knows its own. */
+static qf_status validate_params(const cJSON *params, qf_error *err)
+{
+    const cJSON *value;
+
+    for (size_t i = 0; i < sizeof(numeric_params) / sizeof(numeric_params[0]);
+         i++) {
+        value = cJSON_GetObjectItemCaseSensitive(params, numeric_params[i].name);
+        if (value != NULL && check_numeric(&numeric_params[i], value, err) != QF_OK)
+            return QF_ERR_INVALID;
+    }
+    value = cJSON_GetObjectItemCaseSensitive(params, "stop");
+    if (value != NULL && check_stop(value, err) != QF_OK)
+        return QF_ERR_INVALID;
+    value = cJSON_GetObjectItemCaseSensitive(params, "response_format");
+    if (value != NULL &&
+        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(value, "type")))
+        return invalid_param("response_format", value,
+                             "an object with a \"type\" such as "
+                             "{\"type\": \"json_object\"}",
+                             err);
+    return QF_OK;
+}
+
 static qf_status fill_defaults(qf_request *req, const qf_route *route,
                                const qf_cnode *layer, qf_error *err)
 {
@@ -254,6 +343,8 @@ static qf_status fill_defaults(qf_request *req, const qf_route *route,
 
     if (status == QF_OK && layer != NULL)
         status = apply_runtime_layer(req, layer, &system_prompt, err);
+    if (status == QF_OK)
+        status = validate_params(req->params, err);
     if (status == QF_OK && system_prompt != NULL && system_prompt[0] != '\0')
         status = qf_request_add_message(req, "system", system_prompt,
                                         strlen(system_prompt));

@@ -9,8 +9,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${QF_BUILD_DIR:-$root/build}
 prompt=${1:-Outline the opening scene of a heist in a floating city.}
 
-cmake -S "$root" -B "$build" -DQF_BUILD_TESTS=OFF -DQF_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
+# Configure with the defaults (so the README's test command can reuse the
+# tree) and build only what the demo runs.
+cmake -S "$root" -B "$build" >/dev/null
+cmake --build "$build" -j"$(nproc)" --target qf qf-sim openai ollama cache \
+    file_cache rate_limit >/dev/null
 
 # qf-sim prints "qf-sim listening on http://127.0.0.1:PORT" once it is up.
 # Its default port comes first: the base URL is part of every cache key, so

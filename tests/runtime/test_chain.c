@@ -455,6 +455,89 @@ START_TEST(missing_plugin_named)
 }
 END_TEST
 
+/* Create a plotwright request with one runtime parameter; returns the
+ * status and leaves the message in err. */
+static qf_status create_with_param(qf_runtime *rt, const char *path,
+                                   const char *value, qf_error *err)
+{
+    qf_cnode *layer = qf_cnode_new_map(QF_LAYER_RUNTIME);
+    qf_request *req = NULL;
+    qf_status status;
+
+    qf_error_init(err);
+    ck_assert_int_eq(qf_cnode_set(layer, path, value, err), QF_OK);
+    status = qf_request_create(rt, "plotwright", layer, &req, err);
+    qf_request_free(req);
+    qf_cnode_free(layer);
+    return status;
+}
+
+START_TEST(invalid_params_rejected)
+{
+    static const struct {
+        const char *path, *value, *message;
+    } cases[] = {
+        {"params.temperature", "abc",
+         "generation parameter temperature=\"abc\" is invalid; expected a "
+         "number from 0 to 2"},
+        {"params.temperature", "2.5",
+         "generation parameter temperature=2.5 is invalid; expected a number "
+         "from 0 to 2"},
+        {"params.top_p", "-0.1",
+         "generation parameter top_p=-0.1 is invalid; expected a number from "
+         "0 to 1"},
+        {"params.max_tokens", "12.5",
+         "generation parameter max_tokens=12.5 is invalid; expected a whole "
+         "number from 1 to 1e+09"},
+        {"params.max_tokens", "0",
+         "generation parameter max_tokens=0 is invalid; expected a whole "
+         "number from 1 to 1e+09"},
+        {"params.seed", "x",
+         "generation parameter seed=\"x\" is invalid; expected a whole "
+         "number from -9.0072e+15 to 9.0072e+15"},
+        {"params.response_format", "json",
+         "generation parameter response_format=\"json\" is invalid; expected "
+         "an object with a \"type\" such as {\"type\": \"json_object\"}"},
+    };
+    qf_runtime *rt = open_runtime("  plotwright: {provider: echo}\n");
+    qf_error err;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_int_eq(create_with_param(rt, cases[i].path, cases[i].value,
+                                           &err),
+                         QF_ERR_INVALID);
+        ck_assert_str_eq(err.message, cases[i].message);
+    }
+    ck_assert_int_eq(create_with_param(rt, "params.temperature", "0.7", &err),
+                     QF_OK);
+    ck_assert_int_eq(create_with_param(rt, "params.stop", "END", &err), QF_OK);
+    ck_assert_int_eq(create_with_param(rt, "params.max_tokens", "64", &err),
+                     QF_OK);
+    qf_runtime_close(rt);
+}
+END_TEST
+
+START_TEST(unknown_role_rejected)
+{
+    qf_runtime *rt = open_runtime("  plotwright: {provider: echo}\n");
+    qf_response *resp = NULL;
+    qf_error err;
+    char expected[1024];
+
+    snprintf(expected, sizeof(expected),
+             "role \"plotwrite\" is not a QuestFoundry role and is not "
+             "configured under roles in %s/plugins.yml; check the spelling, "
+             "or add roles.plotwrite to the file",
+             tmp);
+    ck_assert_int_eq(run_role(rt, "plotwrite", "x", NULL, &resp, &err),
+                     QF_ERR_CONFIG);
+    ck_assert_str_eq(err.message, expected);
+    ck_assert_int_eq(qf_status_exit_code(err.status), 2);
+    qf_response_free(resp);
+    qf_runtime_close(rt);
+}
+END_TEST
+
 START_TEST(wrong_kind_named)
 {
     qf_runtime *rt = open_runtime("  plotwright:\n"
@@ -543,6 +626,8 @@ int main(void)
     tcase_add_test(tc, image_role_uses_image_provider);
     tcase_add_test(tc, unused_missing_variable_harmless);
     tcase_add_test(tc, missing_plugin_named);
+    tcase_add_test(tc, unknown_role_rejected);
+    tcase_add_test(tc, invalid_params_rejected);
     tcase_add_test(tc, wrong_kind_named);
     tcase_add_test(tc, many_threads_one_runtime);
     suite_add_tcase(s, tc);

@@ -46,8 +46,11 @@ int qf_cli_load_config(const qf_cli *cli, qf_config **out)
     char *path = NULL;
 
     qf_error_init(&err);
-    if (qf_config_find(cli->config_path, &path, &err) != QF_OK)
+    if (qf_config_find(cli->config_path, &path, &err) != QF_OK) {
+        if (err.status == QF_ERR_NOT_FOUND)
+            err.status = QF_ERR_CONFIG; /* a usage problem: exit 2 */
         return qf_cli_fail(cli, &err);
+    }
     *out = qf_config_load(path, &err);
     free(path);
     if (*out == NULL) {
