@@ -103,6 +103,8 @@ static int map_status(const qf_error *err, const char **type,
         *code = "insufficient_quota";
         return 429;
     case QF_ERR_UPSTREAM:
+        /* NOTE: an upstream 401 or 403 (a bad provider key) reaches the
+         * client with that status, which it may take for its own key. */
         *type = "upstream_error";
         *code = "upstream_error";
         if (err->http_status == 429)

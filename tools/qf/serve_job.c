@@ -410,6 +410,8 @@ int serve_job_wait_first(serve_job *job, int64_t deadline_ns)
     return rc;
 }
 
+/* NOTE: a chain that times out here is not cancelled: the runtime has no
+ * cancel call, so it runs on until the provider's own timeout ends it. */
 int serve_job_wait_done(serve_job *job, int64_t deadline_ns)
 {
     int rc;

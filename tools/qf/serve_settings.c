@@ -30,6 +30,7 @@ int serve_host_is_loopback(const char *host)
     return (ntohl(addr.s_addr) >> 24) == 127;
 }
 
+/* NOTE: IPv4 only; an IPv6 address such as [::1]:8080 is rejected. */
 qf_status serve_listen_parse(const char *text, serve_settings *out,
                              qf_error *err)
 {
