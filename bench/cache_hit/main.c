@@ -1,8 +1,8 @@
 /*
- * bench_cache_hit - the latency of a file_cache hit, measured three ways:
- * qf_runtime_run on a role whose chain is [cache] in front of the in-process
- * test_echo provider (the realistic figure), the same runtime without the
- * cache (the floor), and the file_cache backend's get alone. Then it grows a
+ * bench_cache_hit - the latency of a file_cache hit, measured three ways.
+ * The realistic figure is qf_runtime_run on a role whose chain is [cache] in
+ * front of the in-process test_echo provider. The floor is the same runtime
+ * without the cache, and the third is the backend's get alone. Then it grows a
  * second backend from 1,000 entries by tenfold steps up to --max, timing
  * puts, random hits and a prune of 100 expired entries at each size.
  *
@@ -151,10 +151,10 @@ static qf_runtime *open_runtime(const char *dir)
     return rt;
 }
 
-/* Time `n` runs of one request on `role`; fills v[] in ns. Returns the
- * answer length of the last run and whether it was a cache hit. */
+/* Times `n` runs of one request on `role` into v[] (ns). Stores the text
+ * length of the last response and whether it was a cache hit. */
 static int time_role(qf_runtime *rt, const char *role, double *v, long n,
-                     size_t *answer_len, int *hit)
+                     size_t *text_len, int *hit)
 {
     char prompt[1024];
     qf_request *req = NULL;
@@ -175,7 +175,7 @@ static int time_role(qf_runtime *rt, const char *role, double *v, long n,
             goto fail;
         if (i >= 0)
             v[i] = now_ns() - start;
-        *answer_len = resp->len;
+        *text_len = resp->len;
         *hit = resp->cache_hit;
         qf_response_free(resp);
     }
@@ -212,7 +212,7 @@ static int bench_runtime(qf_runtime *rt, long n)
         fprintf(stderr, "bench_cache_hit: the [cache] role did not hit\n");
         goto fail;
     }
-    printf("answer size: %zu bytes\n", len);
+    printf("response size: %zu bytes\n", len);
     print_figure("runtime, chain [cache], hit", v, n);
     free(v);
     return 0;
@@ -335,11 +335,11 @@ static int time_hits(const backend *b, long entries, long n, growth_row *row)
     if (v == NULL)
         return -1;
     for (long i = 0; i < n; i++) {
-        uint64_t which = splitmix(&state) % (uint64_t)entries;
+        uint64_t key_index = splitmix(&state) % (uint64_t)entries;
 
-        if ((v[i] = time_get(b, which)) < 0) {
+        if ((v[i] = time_get(b, key_index)) < 0) {
             fprintf(stderr, "bench_cache_hit: entry %llu missed\n",
-                    (unsigned long long)which);
+                    (unsigned long long)key_index);
             free(v);
             return -1;
         }

@@ -1,10 +1,10 @@
 /*
  * bench_provider_latency - the latency the runtime and the openai plugin add
  * to a call to qf-sim, against the same request body sent directly with one
- * reused libcurl handle (keep-alive). Figures: a plain call with no
- * middleware, the same with the default chain (cache bypassed by request
- * flags, rate_limit with limits never reached), and the time to the first
- * content delta of a streamed call, each next to its direct counterpart.
+ * reused libcurl handle (keep-alive). The figures are a plain call with no
+ * middleware and with the default chain (cache bypassed by request flags,
+ * rate_limit with limits never reached). The time to the first content delta
+ * of a streamed call follows. Each is printed next to its direct counterpart.
  * Starts qf-sim --port 0 itself and stops it on exit.
  * Usage: bench_provider_latency [REQUESTS]
  */
@@ -147,8 +147,8 @@ static qf_status on_delta(void *user, const char *text, size_t len)
     return QF_OK;
 }
 
-/* One timed call on `role`; returns ns to the answer (or to the first
- * delta when `stream`), or -1. */
+/* Runs one timed call. Returns ns to the complete response (to the first
+ * delta when `stream`), or -1 on failure. */
 static double chain_call(qf_runtime *rt, qf_request *req, int stream)
 {
     stream_probe probe = {0};
@@ -207,7 +207,7 @@ static size_t discard(char *data, size_t size, size_t nmemb, void *user)
     return size * nmemb;
 }
 
-/* True when `s` holds a "content" field with a non-empty string value. */
+/* True when `s` contains a "content" field with a non-empty string value. */
 static int has_content(const char *s, size_t len)
 {
     const char *end = s + len;

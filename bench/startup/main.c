@@ -53,9 +53,9 @@ static double quantile(double *v, long n, double q)
 
 /* --- Child processes --------------------------------------------------- */
 
-/* Run argv with stdout to `out_fd` (or /dev/null when -1) and stderr to
- * /dev/null when `quiet`; returns ns from fork to reaped exit, or -1 when
- * it fails. *maxrss_kib gets the child's peak resident size. */
+/* Runs argv with stdout to `out_fd` (/dev/null when -1), and stderr to
+ * /dev/null when `quiet`. Returns ns from fork to reaped exit, or -1 when it
+ * fails, and stores the child's peak resident size in *maxrss_kib. */
 static double run_timed(char *const argv[], int out_fd, int quiet,
                         long *maxrss_kib)
 {
@@ -150,7 +150,7 @@ static int write_config(const char *path, const char *dir, int port)
 
 /* --- qf run from the cache --------------------------------------------- */
 
-/* One `qf run --json` whose output must say cache_hit true. */
+/* Runs `qf run --json` once and checks that it reports cache_hit true. */
 static int check_hit(char *const argv[])
 {
     char out_path[] = "/tmp/qf-bench-startup-out-XXXXXX";
@@ -169,7 +169,7 @@ static int check_hit(char *const argv[])
     hit = strstr(buf, "\"cache_hit\":");
     if (hit != NULL && strncmp(hit + 12 + strspn(hit + 12, " "), "true", 4) == 0)
         return 0;
-    fprintf(stderr, "bench_startup: qf run did not answer from the cache: %s\n",
+    fprintf(stderr, "bench_startup: qf run did not return a cached response: %s\n",
             buf);
     return -1;
 }
