@@ -26,8 +26,8 @@ typedef struct options {
     const char *headers[MAX_HEADERS];
     int header_count;
     long connections;
-    double seconds;     /* run time per thread, when requests is 0 */
-    long requests;      /* requests per thread, or 0 */
+    double seconds; /* run time per thread, when requests is 0 */
+    long requests;  /* requests per thread, or 0 */
 } options;
 
 typedef struct worker {
@@ -192,7 +192,8 @@ int main(int argc, char **argv)
     printf("requests=%zu errors=%ld seconds=%.2f rps=%.0f p50_ms=%.3f "
            "p99_ms=%.3f\n",
            total, errors, elapsed, (double)total / elapsed,
-           percentile(all, total, 50) * 1000, percentile(all, total, 99) * 1000);
+           percentile(all, total, 50) * 1000,
+           percentile(all, total, 99) * 1000);
     free(all);
     free(workers);
     free(threads);

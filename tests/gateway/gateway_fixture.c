@@ -85,8 +85,9 @@ void gw_setup(gw_fixture *gw, const char *gateway_yaml)
 static void exec_gateway(const gw_fixture *gw, char *const env[], int out_fd)
 {
     char *qf = qf_test_build_path("bin/qf");
-    char *argv[] = {qf, "--config", gw->config_path, "serve", "--listen",
-                    "127.0.0.1:0", NULL};
+    char *argv[] = {qf,      "--config", gw->config_path,
+                    "serve", "--listen", "127.0.0.1:0",
+                    NULL};
     FILE *log = fopen(gw->log_path, "a");
 
     /* A failed Check test exits without teardown; take the gateway along. */
@@ -267,8 +268,7 @@ char *gw_header(const gw_reply *reply, const char *name)
     return NULL;
 }
 
-double gw_metric_wait(const gw_fixture *gw, const char *series,
-                      double expected)
+double gw_metric_wait(const gw_fixture *gw, const char *series, double expected)
 {
     struct timespec pause = {0, 20 * 1000 * 1000};
     double value = gw_metric(gw, series);

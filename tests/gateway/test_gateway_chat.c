@@ -60,8 +60,7 @@ static double num_at(const cJSON *json, const char *a, const char *b)
 
 /* Check an error reply: status, type, code and param (NULL for null). */
 static void expect_error(const char *path, const char *body, long status,
-                         const char *type, const char *code,
-                         const char *param)
+                         const char *type, const char *code, const char *param)
 {
     cJSON *json = post_json(path, body, status);
     const cJSON *error = cJSON_GetObjectItemCaseSensitive(json, "error");
@@ -95,10 +94,9 @@ START_TEST(chat_plain_answer)
     ck_assert_double_eq(num_at(json, "usage", "prompt_tokens"), 5);
     ck_assert_double_eq(num_at(json, "usage", "completion_tokens"), 4);
     ck_assert_double_eq(num_at(json, "usage", "total_tokens"), 9);
-    ck_assert_double_eq(
-        num_at(cJSON_GetObjectItemCaseSensitive(json, "usage"),
-               "prompt_tokens_details", "cached_tokens"),
-        0);
+    ck_assert_double_eq(num_at(cJSON_GetObjectItemCaseSensitive(json, "usage"),
+                               "prompt_tokens_details", "cached_tokens"),
+                        0);
     cJSON_Delete(json);
 }
 END_TEST
@@ -247,8 +245,10 @@ START_TEST(stream_error_after_text)
 
     /* The role chunk, the two text chunks sent, then the error event. */
     ck_assert_uint_eq(count, 4);
-    ck_assert_ptr_nonnull(strstr(events[1], "\"delta\":{\"content\":\"Echo: \"}"));
-    ck_assert_ptr_nonnull(strstr(events[2], "\"delta\":{\"content\":\"one \"}"));
+    ck_assert_ptr_nonnull(
+        strstr(events[1], "\"delta\":{\"content\":\"Echo: \"}"));
+    ck_assert_ptr_nonnull(
+        strstr(events[2], "\"delta\":{\"content\":\"one \"}"));
     ck_assert_int_eq(strncmp(events[3], "data: {\"error\":{\"message\":",
                              strlen("data: {\"error\":{\"message\":")),
                      0);
@@ -263,8 +263,8 @@ START_TEST(cache_hit_in_metrics)
                        "\"user\",\"content\":\"cache me\"}]}";
     cJSON *one = post_json("/v1/chat/completions", body, 200);
     cJSON *two = post_json("/v1/chat/completions", body, 200);
-    const cJSON *choice = cJSON_GetArrayItem(
-        cJSON_GetObjectItemCaseSensitive(two, "choices"), 0);
+    const cJSON *choice =
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(two, "choices"), 0);
 
     ck_assert_str_eq(str_at(choice, "message", "content"), "Echo: cache me");
     ck_assert_double_eq(
@@ -291,16 +291,16 @@ START_TEST(rate_limit_is_429)
     cJSON_Delete(post_json("/v1/chat/completions", body, 200));
     gw_request(&gw, "/v1/chat/completions", body, NULL, &reply);
     ck_assert_int_eq(reply.status, 429);
-    ck_assert_ptr_nonnull(strstr(reply.body, "\"code\":\"rate_limit_exceeded\""));
+    ck_assert_ptr_nonnull(
+        strstr(reply.body, "\"code\":\"rate_limit_exceeded\""));
     retry = gw_header(&reply, "Retry-After");
     ck_assert_ptr_nonnull(retry);
     ck_assert_str_eq(retry, "60");
     free(retry);
     gw_reply_free(&reply);
     ck_assert_double_eq(
-        gw_metric_wait(&gw,
-                       "qf_gateway_errors_total{code=\"rate_limit_exceeded\"}",
-                       1),
+        gw_metric_wait(
+            &gw, "qf_gateway_errors_total{code=\"rate_limit_exceeded\"}", 1),
         1);
 }
 END_TEST
@@ -414,7 +414,8 @@ START_TEST(models_and_health)
     ck_assert_int_eq(reply.status, 200);
     json = cJSON_Parse(reply.body);
     ck_assert_str_eq(str_at(json, "object", NULL), "list");
-    cJSON_ArrayForEach(model, cJSON_GetObjectItemCaseSensitive(json, "data")) {
+    cJSON_ArrayForEach(model, cJSON_GetObjectItemCaseSensitive(json, "data"))
+    {
         const char *id = str_at(model, "id", NULL);
 
         ck_assert_str_eq(str_at(model, "object", NULL), "model");

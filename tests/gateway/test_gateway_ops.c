@@ -119,8 +119,8 @@ END_TEST
 START_TEST(open_listen_needs_keys)
 {
     char *qf = qf_test_build_path("bin/qf");
-    char *argv[] = {qf, "--config", NULL, "serve", "--listen", "0.0.0.0:0",
-                    NULL};
+    char *argv[] = {qf,         "--config",  NULL, "serve",
+                    "--listen", "0.0.0.0:0", NULL};
     qf_test_run run;
 
     gw_setup(&gw, "");

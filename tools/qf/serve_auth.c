@@ -13,8 +13,7 @@
 
 #include "serve_internal.h"
 
-static qf_status fail_at(qf_error *err, const qf_cnode *node,
-                         const char *what)
+static qf_status fail_at(qf_error *err, const qf_cnode *node, const char *what)
 {
     return qf_error_set(err, QF_ERR_CONFIG, "%s:%d:%d: %s: %s",
                         qf_cnode_file(node), qf_cnode_line(node),
@@ -27,8 +26,9 @@ static qf_status parse_roles(const qf_cnode *list, serve_key *key,
     size_t count = qf_cnode_count(list);
 
     if (qf_cnode_type_of(list) != QF_CNODE_LIST)
-        return fail_at(err, list, "is not a list; expected the role names "
-                                  "this key may use, such as [plotwright]");
+        return fail_at(err, list,
+                       "is not a list; expected the role names "
+                       "this key may use, such as [plotwright]");
     key->roles = calloc(count + 1, sizeof(char *));
     if (key->roles == NULL)
         return qf_error_set(err, QF_ERR_NOMEM, "out of memory");
@@ -40,8 +40,7 @@ static qf_status parse_roles(const qf_cnode *list, serve_key *key,
     return QF_OK;
 }
 
-static qf_status parse_key(const qf_cnode *entry, serve_key *key,
-                           qf_error *err)
+static qf_status parse_key(const qf_cnode *entry, serve_key *key, qf_error *err)
 {
     const qf_cnode *id = qf_cnode_get(entry, "id");
     const qf_cnode *value = qf_cnode_get(entry, "key");
@@ -49,16 +48,18 @@ static qf_status parse_key(const qf_cnode *entry, serve_key *key,
     char *secret = NULL;
 
     if (id == NULL || value == NULL || roles == NULL)
-        return fail_at(err, entry, "a key entry needs id, key and roles; "
-                                   "expected {id: team-a, key: \"${VAR}\", "
-                                   "roles: [plotwright]}");
+        return fail_at(err, entry,
+                       "a key entry needs id, key and roles; "
+                       "expected {id: team-a, key: \"${VAR}\", "
+                       "roles: [plotwright]}");
     if (qf_cnode_string(id, &key->id, err) != QF_OK ||
         qf_cnode_string(value, &secret, err) != QF_OK)
         return err->status;
     if (secret[0] == '\0') {
         free(secret);
-        return fail_at(err, value, "is empty; set the variable it names to "
-                                   "the client's key");
+        return fail_at(err, value,
+                       "is empty; set the variable it names to "
+                       "the client's key");
     }
     SHA256((const unsigned char *)secret, strlen(secret), key->digest);
     OPENSSL_cleanse(secret, strlen(secret));
@@ -69,15 +70,15 @@ static qf_status parse_key(const qf_cnode *entry, serve_key *key,
 qf_status serve_keys_parse(const qf_config *cfg, serve_generation *gen,
                            qf_error *err)
 {
-    const qf_cnode *list =
-        qf_cnode_path(qf_config_root(cfg), "gateway.keys");
+    const qf_cnode *list = qf_cnode_path(qf_config_root(cfg), "gateway.keys");
     size_t count = qf_cnode_count(list);
 
     if (list == NULL || qf_cnode_type_of(list) == QF_CNODE_NULL)
         return QF_OK;
     if (qf_cnode_type_of(list) != QF_CNODE_LIST)
-        return fail_at(err, list, "is not a list; expected entries "
-                                  "{id, key, roles}");
+        return fail_at(err, list,
+                       "is not a list; expected entries "
+                       "{id, key, roles}");
     gen->keys = calloc(count ? count : 1, sizeof(serve_key));
     if (gen->keys == NULL)
         return qf_error_set(err, QF_ERR_NOMEM, "out of memory");

@@ -20,18 +20,21 @@ typedef struct param_spec {
 
 /* Generation parameters under their OpenAI names. */
 static const param_spec params[] = {
-    {"temperature", P_NUMBER},      {"top_p", P_NUMBER},
-    {"max_tokens", P_INTEGER},      {"max_completion_tokens", P_INTEGER},
-    {"seed", P_INTEGER},            {"stop", P_STOP},
-    {"presence_penalty", P_NUMBER}, {"frequency_penalty", P_NUMBER},
+    {"temperature", P_NUMBER},
+    {"top_p", P_NUMBER},
+    {"max_tokens", P_INTEGER},
+    {"max_completion_tokens", P_INTEGER},
+    {"seed", P_INTEGER},
+    {"stop", P_STOP},
+    {"presence_penalty", P_NUMBER},
+    {"frequency_penalty", P_NUMBER},
     {"response_format", P_OBJECT},
 };
 
 /* Fields read by the gateway itself. `user` is accepted and ignored (it
  * is not logged either); `n` is accepted only as 1. */
-static const char *const own_fields[] = {"model", "messages", "stream",
-                                         "stream_options", "user", "n",
-                                         NULL};
+static const char *const own_fields[] = {
+    "model", "messages", "stream", "stream_options", "user", "n", NULL};
 
 typedef struct chat_input {
     int stream;
@@ -62,8 +65,7 @@ static int valid_param(const param_spec *spec, const cJSON *value)
     const cJSON *item;
 
     switch (spec->kind) {
-    case P_NUMBER:
-        return cJSON_IsNumber(value);
+    case P_NUMBER: return cJSON_IsNumber(value);
     case P_INTEGER:
         return cJSON_IsNumber(value) &&
                value->valuedouble == floor(value->valuedouble) &&
@@ -73,13 +75,13 @@ static int valid_param(const param_spec *spec, const cJSON *value)
             return 1;
         if (!cJSON_IsArray(value))
             return 0;
-        cJSON_ArrayForEach(item, value) {
+        cJSON_ArrayForEach(item, value)
+        {
             if (!cJSON_IsString(item))
                 return 0;
         }
         return 1;
-    case P_OBJECT:
-        return cJSON_IsObject(value);
+    case P_OBJECT: return cJSON_IsObject(value);
     }
     return 0;
 }
@@ -105,7 +107,8 @@ static enum MHD_Result check_fields(struct MHD_Connection *conn,
     qf_error err;
 
     qf_error_init(&err);
-    cJSON_ArrayForEach(field, body) {
+    cJSON_ArrayForEach(field, body)
+    {
         const param_spec *spec = find_param(field->string);
         char path[64], number[64];
 
@@ -120,8 +123,7 @@ static enum MHD_Result check_fields(struct MHD_Connection *conn,
         if (spec == NULL || cJSON_IsNull(field))
             continue;
         if (!valid_param(spec, field))
-            return serve_respond_error(conn, call, 400,
-                                       "invalid_request_error",
+            return serve_respond_error(conn, call, 400, "invalid_request_error",
                                        "invalid_type", spec->name,
                                        "%s must be %s", spec->name,
                                        kind_phrase(spec->kind));
@@ -167,7 +169,8 @@ static qf_status set_structured(const qf_host *host, qf_request *req,
 {
     const cJSON *field;
 
-    cJSON_ArrayForEach(field, body) {
+    cJSON_ArrayForEach(field, body)
+    {
         const param_spec *spec = find_param(field->string);
         char *json;
         qf_status status;
@@ -199,7 +202,8 @@ static char *content_text(const cJSON *content)
         return strdup(content->valuestring);
     if (!cJSON_IsArray(content))
         return NULL;
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const char *piece = cJSON_GetStringValue(
             cJSON_GetObjectItemCaseSensitive(part, "text"));
         const char *type = cJSON_GetStringValue(
@@ -213,7 +217,8 @@ static char *content_text(const cJSON *content)
     if (text == NULL)
         return NULL;
     len = 0;
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const char *piece = cJSON_GetStringValue(
             cJSON_GetObjectItemCaseSensitive(part, "text"));
         size_t n = strlen(piece);
@@ -251,11 +256,12 @@ static enum MHD_Result add_messages(struct MHD_Connection *conn,
                                    "invalid_request", "messages",
                                    "messages must be a non-empty list of "
                                    "{role, content} objects");
-    cJSON_ArrayForEach(msg, messages) {
+    cJSON_ArrayForEach(msg, messages)
+    {
         const char *role = message_role(cJSON_GetStringValue(
             cJSON_GetObjectItemCaseSensitive(msg, "role")));
-        char *text = content_text(
-            cJSON_GetObjectItemCaseSensitive(msg, "content"));
+        char *text =
+            content_text(cJSON_GetObjectItemCaseSensitive(msg, "content"));
         qf_status status = QF_ERR_INVALID;
 
         if (role != NULL && text != NULL)
@@ -293,7 +299,8 @@ static cJSON *completion_json(serve_job *job)
     choices = cJSON_AddArrayToObject(root, "choices");
     cJSON_AddNumberToObject(choice, "index", 0);
     cJSON_AddStringToObject(message, "role", "assistant");
-    cJSON_AddStringToObject(message, "content", host->response_text(resp, NULL));
+    cJSON_AddStringToObject(message, "content",
+                            host->response_text(resp, NULL));
     cJSON_AddItemToObject(choice, "message", message);
     cJSON_AddNullToObject(choice, "logprobs");
     cJSON_AddStringToObject(choice, "finish_reason",
@@ -305,12 +312,11 @@ static cJSON *completion_json(serve_job *job)
 
 static enum MHD_Result timed_out(struct MHD_Connection *conn, serve_call *call)
 {
-    return serve_respond_error(conn, call, 504, "server_error",
-                               "request_timeout", NULL,
-                               "the request took longer than %lld seconds "
-                               "(gateway.request_timeout_seconds)",
-                               (long long)call->server->settings
-                                   .request_timeout_seconds);
+    return serve_respond_error(
+        conn, call, 504, "server_error", "request_timeout", NULL,
+        "the request took longer than %lld seconds "
+        "(gateway.request_timeout_seconds)",
+        (long long)call->server->settings.request_timeout_seconds);
 }
 
 /* Answer once the job has output (streaming) or has finished. */
@@ -318,9 +324,9 @@ static enum MHD_Result answer(struct MHD_Connection *conn, serve_call *call,
                               int stream)
 {
     serve_job *job = call->job;
-    int64_t deadline = call->start_ns +
-                       call->server->settings.request_timeout_seconds *
-                           1000000000;
+    int64_t deadline =
+        call->start_ns +
+        call->server->settings.request_timeout_seconds * 1000000000;
     const qf_error *err;
     int state;
 
@@ -378,8 +384,8 @@ static enum MHD_Result start(struct MHD_Connection *conn, serve_call *call,
 
 enum MHD_Result serve_chat(struct MHD_Connection *conn, serve_call *call)
 {
-    cJSON *body = cJSON_ParseWithLength(call->body ? call->body : "",
-                                        call->body_len);
+    cJSON *body =
+        cJSON_ParseWithLength(call->body ? call->body : "", call->body_len);
     chat_input in = {0};
     enum MHD_Result rc;
 

@@ -90,8 +90,7 @@ enum MHD_Result serve_respond_error(struct MHD_Connection *conn,
 }
 
 /* HTTP status, type and code of a failed chain. */
-static int map_status(const qf_error *err, const char **type,
-                      const char **code)
+static int map_status(const qf_error *err, const char **type, const char **code)
 {
     switch (err->status) {
     case QF_ERR_RATE_LIMITED:
@@ -249,12 +248,11 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, serve_call *call)
     const char *e = call->endpoint;
 
     if (call->body_too_large)
-        return serve_respond_error(conn, call, 413, "invalid_request_error",
-                                   "request_too_large", NULL,
-                                   "request body exceeds %lld bytes "
-                                   "(gateway.max_body_bytes)",
-                                   (long long)call->server->settings
-                                       .max_body_bytes);
+        return serve_respond_error(
+            conn, call, 413, "invalid_request_error", "request_too_large", NULL,
+            "request body exceeds %lld bytes "
+            "(gateway.max_body_bytes)",
+            (long long)call->server->settings.max_body_bytes);
     if (strcmp(e, "chat") == 0)
         return serve_chat(conn, call);
     if (strcmp(e, "images") == 0)
@@ -266,8 +264,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, serve_call *call)
     return serve_health(conn, call, strcmp(e, "readyz") == 0);
 }
 
-static enum MHD_Result reject_key(struct MHD_Connection *conn,
-                                  serve_call *call, const char *auth)
+static enum MHD_Result reject_key(struct MHD_Connection *conn, serve_call *call,
+                                  const char *auth)
 {
     if (auth == NULL)
         return serve_respond_error(conn, call, 401, "invalid_request_error",
@@ -288,10 +286,10 @@ static enum MHD_Result admit(struct MHD_Connection *conn, serve_call *call,
 {
     int path_known;
     const route *r = find_route(method, url, &path_known);
-    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     "Content-Length");
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                   "Authorization");
+    const char *length =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    const char *auth =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 
     if (atomic_load(&call->server->stopping))
         return serve_respond_error(conn, call, 503, "server_error",

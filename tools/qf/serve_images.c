@@ -12,9 +12,8 @@
 
 #include "serve_internal.h"
 
-static const char *const image_params[] = {"n", "size", "quality", "style",
-                                           "background", "output_format",
-                                           NULL};
+static const char *const image_params[] = {
+    "n", "size", "quality", "style", "background", "output_format", NULL};
 
 static int is_image_param(const char *name)
 {
@@ -26,14 +25,14 @@ static int is_image_param(const char *name)
 }
 
 /* Check the fields and copy the image parameters onto the request. */
-static enum MHD_Result set_fields(struct MHD_Connection *conn,
-                                  serve_call *call, const cJSON *body,
-                                  qf_request *req)
+static enum MHD_Result set_fields(struct MHD_Connection *conn, serve_call *call,
+                                  const cJSON *body, qf_request *req)
 {
     const qf_host *host = qf_runtime_host(call->gen->rt);
     const cJSON *field;
 
-    cJSON_ArrayForEach(field, body) {
+    cJSON_ArrayForEach(field, body)
+    {
         const char *name = field->string;
         char *json;
 
@@ -44,8 +43,7 @@ static enum MHD_Result set_fields(struct MHD_Connection *conn,
             if (strcmp(cJSON_GetStringValue(field) ? field->valuestring : "",
                        "b64_json") == 0)
                 continue;
-            return serve_respond_error(conn, call, 400,
-                                       "invalid_request_error",
+            return serve_respond_error(conn, call, 400, "invalid_request_error",
                                        "unsupported_value", name,
                                        "response_format must be b64_json; "
                                        "this gateway does not host images");
@@ -98,9 +96,9 @@ static cJSON *images_json(serve_job *job)
 static enum MHD_Result run(struct MHD_Connection *conn, serve_call *call,
                            qf_request *req)
 {
-    int64_t deadline = call->start_ns +
-                       call->server->settings.request_timeout_seconds *
-                           1000000000;
+    int64_t deadline =
+        call->start_ns +
+        call->server->settings.request_timeout_seconds * 1000000000;
     const qf_error *job_err;
     qf_error err;
 
@@ -109,12 +107,11 @@ static enum MHD_Result run(struct MHD_Connection *conn, serve_call *call,
     if (call->job == NULL)
         return serve_respond_qf_error(conn, call, &err);
     if (serve_job_wait_done(call->job, deadline) < 0)
-        return serve_respond_error(conn, call, 504, "server_error",
-                                   "request_timeout", NULL,
-                                   "the request took longer than %lld "
-                                   "seconds (gateway.request_timeout_seconds)",
-                                   (long long)call->server->settings
-                                       .request_timeout_seconds);
+        return serve_respond_error(
+            conn, call, 504, "server_error", "request_timeout", NULL,
+            "the request took longer than %lld "
+            "seconds (gateway.request_timeout_seconds)",
+            (long long)call->server->settings.request_timeout_seconds);
     if (serve_job_status(call->job, &job_err) != QF_OK)
         return serve_respond_qf_error(conn, call, job_err);
     return serve_respond_json(conn, call, 200, images_json(call->job));
@@ -123,8 +120,8 @@ static enum MHD_Result run(struct MHD_Connection *conn, serve_call *call,
 static enum MHD_Result create(struct MHD_Connection *conn, serve_call *call,
                               const cJSON *body)
 {
-    const char *prompt = cJSON_GetStringValue(
-        cJSON_GetObjectItemCaseSensitive(body, "prompt"));
+    const char *prompt =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "prompt"));
     qf_request *req = NULL;
     qf_error err;
     enum MHD_Result rc;
@@ -158,8 +155,8 @@ static enum MHD_Result create(struct MHD_Connection *conn, serve_call *call,
 
 enum MHD_Result serve_images(struct MHD_Connection *conn, serve_call *call)
 {
-    cJSON *body = cJSON_ParseWithLength(call->body ? call->body : "",
-                                        call->body_len);
+    cJSON *body =
+        cJSON_ParseWithLength(call->body ? call->body : "", call->body_len);
     enum MHD_Result rc;
 
     if (!cJSON_IsObject(body)) {

@@ -153,7 +153,8 @@ enum MHD_Result serve_models(struct MHD_Connection *conn, serve_call *call);
 enum MHD_Result serve_health(struct MHD_Connection *conn, serve_call *call,
                              int ready_check);
 
-/* --- serve_job.c ----------------------------------------------------------- */
+/* --- serve_job.c -----------------------------------------------------------
+ */
 
 /* Run the request on a worker thread. The job owns `req` and takes a
  * generation reference. `stream` sends chunks in OpenAI's SSE format. */
@@ -176,16 +177,21 @@ struct MHD_Response *serve_job_stream_response(serve_job *job,
 void serve_job_release(serve_job *job);
 cJSON *serve_usage_json(const qf_usage *usage);
 
-/* --- serve_metrics.c ------------------------------------------------------- */
+/* --- serve_metrics.c -------------------------------------------------------
+ */
 
 serve_metrics *serve_metrics_create(void);
 void serve_metrics_destroy(serve_metrics *m);
-void serve_metrics_count(serve_metrics *m, const char *name,
-                         const char *labels, double value);
+void serve_metrics_count(serve_metrics *m, const char *name, const char *labels,
+                         double value);
 void serve_metrics_observe(serve_metrics *m, int which, double seconds);
 char *serve_metrics_render(serve_metrics *m, long in_flight);
-enum { SERVE_HIST_TOTAL, SERVE_HIST_UPSTREAM, SERVE_HIST_GATEWAY,
-       SERVE_HIST_COUNT };
+enum {
+    SERVE_HIST_TOTAL,
+    SERVE_HIST_UPSTREAM,
+    SERVE_HIST_GATEWAY,
+    SERVE_HIST_COUNT
+};
 void serve_metrics_record_call(serve_server *server, const serve_call *call,
                                double seconds);
 void serve_metrics_record_result(serve_server *server, const char *role,
@@ -193,7 +199,8 @@ void serve_metrics_record_result(serve_server *server, const char *role,
 enum MHD_Result serve_metrics_page(struct MHD_Connection *conn,
                                    serve_call *call);
 
-/* --- serve_log.c ------------------------------------------------------------ */
+/* --- serve_log.c ------------------------------------------------------------
+ */
 
 serve_access_log *serve_access_log_open(const char *path, qf_error *err);
 void serve_access_log_close(serve_access_log *log);

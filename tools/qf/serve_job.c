@@ -5,8 +5,8 @@
  * turns each text chunk into an OpenAI chat.completion.chunk event and
  * appends it to a byte queue under the job's lock. libmicrohttpd's content
  * reader, on the connection's thread, waits on a condition variable and
- * drains that queue. The job is reference counted: the worker, the HTTP call and
- * the streamed response each hold one, and the last release frees it.
+ * drains that queue. The job is reference counted: the worker, the HTTP call
+ * and the streamed response each hold one, and the last release frees it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -330,8 +330,8 @@ serve_job *serve_job_start(serve_call *call, qf_request *req, int stream,
     const qf_host *host = qf_runtime_host(call->gen->rt);
     const char *model = host->request_model(req);
 
-    if (job == NULL || (job->model = strdup(model ? model : call->role)) ==
-                           NULL) {
+    if (job == NULL ||
+        (job->model = strdup(model ? model : call->role)) == NULL) {
         free(job);
         qf_request_free(req);
         qf_error_set(err, QF_ERR_NOMEM, "out of memory");
@@ -373,8 +373,8 @@ static int wait_until(serve_job *job, int (*ready)(const serve_job *),
     struct timespec now, at;
 
     clock_gettime(CLOCK_REALTIME, &now);
-    wall_offset = ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec) -
-                  serve_now_ns();
+    wall_offset =
+        ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec) - serve_now_ns();
     at.tv_sec = (time_t)((deadline_ns + wall_offset) / 1000000000);
     at.tv_nsec = (long)((deadline_ns + wall_offset) % 1000000000);
     while (!ready(job)) {

@@ -87,9 +87,8 @@ void serve_access_log_write(serve_access_log *log, const serve_call *call,
             when, call->key ? call->key->id : "-", call->endpoint,
             call->role[0] ? call->role : "-", call->status,
             (long long)u->prompt_tokens, (long long)u->completion_tokens,
-            (long long)u->cached_tokens, r ? r->cost_usd : 0.0,
-            cache, seconds * 1000,
-            call->error_code ? " error=" : "",
+            (long long)u->cached_tokens, r ? r->cost_usd : 0.0, cache,
+            seconds * 1000, call->error_code ? " error=" : "",
             call->error_code ? call->error_code : "");
     fflush(log->file);
     pthread_mutex_unlock(&log->lock);

@@ -4,8 +4,8 @@
  *
  * Counters are kept as (name, label set) series in a list under one lock.
  * The label values are few (endpoints, statuses, roles, providers,
- * models), so the list stays short. Three histograms split each request's time: the
- * whole request, the time inside qf_runtime_run (the chain, counted as
+ * models), so the list stays short. Three histograms split each request's time:
+ * the whole request, the time inside qf_runtime_run (the chain, counted as
  * upstream time, so a cache hit counts there too), and the difference,
  * which is the gateway's own work.
  */
@@ -97,8 +97,8 @@ void serve_metrics_destroy(serve_metrics *m)
     free(m);
 }
 
-void serve_metrics_count(serve_metrics *m, const char *name,
-                         const char *labels, double value)
+void serve_metrics_count(serve_metrics *m, const char *name, const char *labels,
+                         double value)
 {
     series *s;
 

@@ -19,8 +19,7 @@
 static void check_roles(serve_generation *gen)
 {
     const qf_config *cfg = qf_runtime_config(gen->rt);
-    const qf_cnode *configured =
-        qf_cnode_get(qf_config_root(cfg), "roles");
+    const qf_cnode *configured = qf_cnode_get(qf_config_root(cfg), "roles");
     size_t kept = 0;
 
     for (size_t i = 0; gen->roles[i] != NULL; i++) {
@@ -131,7 +130,8 @@ void serve_reload(serve_server *server)
                             "result=\"failed\"", 1);
         return;
     }
-    if (fresh->key_count == 0 && !serve_host_is_loopback(server->settings.host)) {
+    if (fresh->key_count == 0 &&
+        !serve_host_is_loopback(server->settings.host)) {
         qf_log(QF_LOG_ERROR, "serve",
                "reload of %s rejected, keeping the running configuration: "
                "it has no gateway.keys but the server listens on %s, which "
