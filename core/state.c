@@ -1,7 +1,8 @@
 /*
  * state.c - opening the state store and the project row. A new store is
  * created with the 1.0.0 tables and migrated straight to the newest
- * registered schema. An existing store is checked against that newest
+ * registered schema in one transaction, so concurrent openers see no store
+ * or a finished one. An existing store is checked against that newest
  * version, so a store written by a newer qf is rejected before any access.
  */
 #include <errno.h>
@@ -32,6 +33,38 @@ static qf_status make_dir(const char *dir, qf_error *err)
                         dir, strerror(errno));
 }
 
+/*
+ * Create the tables of a new store and migrate it to `newest`, all in one
+ * IMMEDIATE transaction. The version is read again once the write lock is
+ * held: when another process created the store first, it is left alone.
+ */
+static qf_status create_schema(qf_state *st, const char *newest, qf_error *err)
+{
+    qf_status status;
+
+    status = qf_state_sql_exec(st->db, "BEGIN IMMEDIATE",
+                               "starting to create the store", err);
+    if (status != QF_OK)
+        return status;
+
+    status = qf_state_read_version(st->db, st->version, err);
+    if (status == QF_OK && st->version[0] == '\0') {
+        status = qf_state_schema_create(st->db, err);
+        if (status == QF_OK)
+            status = qf_state_read_version(st->db, st->version, err);
+        if (status == QF_OK)
+            status = qf_state_migrate_fresh(st, newest, err);
+    }
+
+    if (status == QF_OK)
+        status = qf_state_sql_exec(st->db, "COMMIT", "creating the store", err);
+    if (status != QF_OK) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        st->version[0] = '\0';
+    }
+    return status;
+}
+
 /* Initialise an empty database, or check the version of an existing one. */
 static qf_status check_schema(qf_state *st, qf_error *err)
 {
@@ -39,16 +72,10 @@ static qf_status check_schema(qf_state *st, qf_error *err)
     qf_status status;
 
     status = qf_state_read_version(st->db, st->version, err);
+    if (status == QF_OK && st->version[0] == '\0')
+        status = create_schema(st, newest, err);
     if (status != QF_OK)
         return status;
-    if (st->version[0] == '\0') {
-        status = qf_state_schema_create(st->db, err);
-        if (status == QF_OK)
-            status = qf_state_read_version(st->db, st->version, err);
-        if (status == QF_OK)
-            status = qf_state_migrate_fresh(st, newest, err);
-        return status;
-    }
     if (qf_state_version_compare(st->version, newest) > 0)
         return qf_error_set(err, QF_ERR_UNSUPPORTED,
                             "state.db has schema %s, this qf supports up to "
@@ -156,9 +183,34 @@ static qf_status write_project(qf_state *st, const char *name,
     return status;
 }
 
-qf_status qf_state_project_init(qf_state *st, const char *name,
-                                const char *author, const char *description,
-                                qf_error *err)
+/* QF_ERR_INVALID naming the project when the store already has one. */
+static qf_status refuse_existing(qf_state *st, qf_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    qf_status status;
+    int rc;
+
+    status = qf_state_sql_prepare(
+        st->db, "SELECT name FROM project WHERE id = 1", &stmt, err);
+    if (status != QF_OK)
+        return status;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        status = qf_error_set(err, QF_ERR_INVALID,
+                              "state store %s is already initialised "
+                              "(project %s); use `qf state info`, or remove "
+                              "it to start over",
+                              st->db_path,
+                              (const char *)sqlite3_column_text(stmt, 0));
+    else if (rc != SQLITE_DONE)
+        status = qf_state_sql_fail(st->db, "reading the project row", err);
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+static qf_status check_project_fields(const qf_state *st, const char *name,
+                                      const char *author,
+                                      const char *description, qf_error *err)
 {
     qf_status status;
 
@@ -172,12 +224,27 @@ qf_status qf_state_project_init(qf_state *st, const char *name,
         status = qf_state_text_check(description, "the description", err);
     if (status == QF_OK)
         status = qf_state_require_data_schema(st, err);
+    return status;
+}
+
+qf_status qf_state_project_create(qf_state *st, const char *name,
+                                  const char *author, const char *description,
+                                  int force, qf_error *err)
+{
+    qf_status status;
+
+    status = check_project_fields(st, name, author, description, err);
     if (status == QF_OK)
         status = qf_state_sql_exec(st->db, "BEGIN IMMEDIATE",
                                    "starting a transaction", err);
     if (status != QF_OK)
         return status;
-    status = write_project(st, name, author, description, err);
+
+    /* Checked under the write lock, so of several concurrent inits exactly
+     * one writes the project and the others see it. */
+    status = force ? QF_OK : refuse_existing(st, err);
+    if (status == QF_OK)
+        status = write_project(st, name, author, description, err);
     if (status == QF_OK)
         status = qf_state_history_add(st, "project", name, "init", NULL, err);
     if (status == QF_OK)
@@ -185,6 +252,13 @@ qf_status qf_state_project_init(qf_state *st, const char *name,
                                  err);
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return status;
+}
+
+qf_status qf_state_project_init(qf_state *st, const char *name,
+                                const char *author, const char *description,
+                                qf_error *err)
+{
+    return qf_state_project_create(st, name, author, description, 1, err);
 }
 
 static qf_status add_count(qf_state *st, cJSON *info, const char *table,

@@ -55,7 +55,19 @@ sqlite3 *qf_state_db(qf_state *st);
 
 /* --- Project ---------------------------------------------------------- */
 
-/* Create or replace the project row; NULL author or description is "". */
+/*
+ * Write the project row of a store; NULL author or description is "".
+ * When the store already has a project, this fails with QF_ERR_INVALID
+ * naming it unless `force` is set. With `force`, name, author and
+ * description are replaced, and created, trace units, snapshots, artifacts
+ * and history are kept. The check and the write share one transaction, so
+ * of several concurrent calls without force exactly one succeeds.
+ */
+qf_status qf_state_project_create(qf_state *st, const char *name,
+                                  const char *author, const char *description,
+                                  int force, qf_error *err);
+
+/* Create or replace the project row: qf_state_project_create with force. */
 qf_status qf_state_project_init(qf_state *st, const char *name,
                                 const char *author, const char *description,
                                 qf_error *err);

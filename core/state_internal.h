@@ -77,7 +77,8 @@ qf_status qf_state_read_version(sqlite3 *db, char out[QF_STATE_VERSION_MAX],
 
 /* --- Schema (state_schema.c) ------------------------------------------ */
 
-/* Create the 1.0.0 tables in an empty database. */
+/* Create the 1.0.0 tables that are missing, inside the caller's
+ * transaction. */
 qf_status qf_state_schema_create(sqlite3 *db, qf_error *err);
 
 /* The built-in 1.0.0 <-> 1.1.0 step. */
@@ -85,7 +86,8 @@ qf_status qf_state_schema_up_1_1(sqlite3 *db, qf_error *err);
 qf_status qf_state_schema_down_1_1(sqlite3 *db, qf_error *err);
 
 /* Run the path from the current version to `to` without a backup, for a
- * store that was just created. */
+ * store that was just created. Every step runs inside the caller's
+ * transaction, so a new store appears at `to` or not at all. */
 qf_status qf_state_migrate_fresh(qf_state *st, const char *to, qf_error *err);
 
 /* Copy the database file at `path` over the open store without checks. */

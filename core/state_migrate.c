@@ -184,29 +184,40 @@ static int find_path(const char *from, const char *to,
     return -1;
 }
 
-static qf_status run_step(qf_state *st, const path_hop *hop, qf_error *err)
+/* Run one step's SQL and store its target version; no transaction. */
+static qf_status apply_step(qf_state *st, const path_hop *hop, qf_error *err)
 {
     const char *target = hop->up ? hop->step->to : hop->step->from;
     char sql[96];
     qf_status status;
 
-    status = qf_state_sql_exec(st->db, "BEGIN IMMEDIATE",
-                               "starting a migration step", err);
-    if (status != QF_OK)
-        return status;
     status = hop->up ? hop->step->upgrade(st->db, err)
                      : hop->step->downgrade(st->db, err);
     snprintf(sql, sizeof(sql), "UPDATE schema_info SET version = '%s'", target);
     if (status == QF_OK)
         status = qf_state_sql_exec(st->db, sql, "updating the schema version",
                                    err);
+    if (status != QF_OK)
+        qf_error_prefix(err, "migration step %s -> %s failed", st->version,
+                        target);
+    return status;
+}
+
+static qf_status run_step(qf_state *st, const path_hop *hop, qf_error *err)
+{
+    const char *target = hop->up ? hop->step->to : hop->step->from;
+    qf_status status;
+
+    status = qf_state_sql_exec(st->db, "BEGIN IMMEDIATE",
+                               "starting a migration step", err);
+    if (status != QF_OK)
+        return status;
+    status = apply_step(st, hop, err);
     if (status == QF_OK)
         status = qf_state_sql_exec(st->db, "COMMIT",
                                    "committing a migration step", err);
     if (status != QF_OK) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-        qf_error_prefix(err, "migration step %s -> %s failed", st->version,
-                        target);
         return status;
     }
     snprintf(st->version, sizeof(st->version), "%s", target);
@@ -254,8 +265,14 @@ qf_status qf_state_migrate_fresh(qf_state *st, const char *to, qf_error *err)
     int count = 0;
     qf_status status = plan(st, to, hops, &count, err);
 
-    for (int i = 0; status == QF_OK && i < count; i++)
-        status = run_step(st, &hops[i], err);
+    for (int i = 0; status == QF_OK && i < count; i++) {
+        const path_hop *hop = &hops[i];
+
+        status = apply_step(st, hop, err);
+        if (status == QF_OK)
+            snprintf(st->version, sizeof(st->version), "%s",
+                     hop->up ? hop->step->to : hop->step->from);
+    }
     return status;
 }
 

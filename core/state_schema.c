@@ -2,15 +2,17 @@
  * state_schema.c - the SQL of each schema version: the 1.0.0 tables a new
  * store starts from, and the 1.0.0 <-> 1.1.0 step, which adds the trace
  * unit's responsible and timebox fields and artifact tags. Steps run inside
- * the transaction the migration manager opens.
+ * the transaction the migration manager opens. The 1.0.0 SQL only adds
+ * what is missing, so a second process that creates the same new store
+ * changes nothing.
  */
 #include "state_internal.h"
 
 static const char schema_1_0_0[] =
-    "CREATE TABLE schema_info ("
+    "CREATE TABLE IF NOT EXISTS schema_info ("
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  version TEXT NOT NULL);"
-    "CREATE TABLE project ("
+    "CREATE TABLE IF NOT EXISTS project ("
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  name TEXT NOT NULL,"
     "  description TEXT NOT NULL DEFAULT '',"
@@ -19,7 +21,7 @@ static const char schema_1_0_0[] =
     "  version TEXT NOT NULL,"
     "  author TEXT NOT NULL DEFAULT '',"
     "  metadata TEXT NOT NULL DEFAULT '{}');"
-    "CREATE TABLE trace_units ("
+    "CREATE TABLE IF NOT EXISTS trace_units ("
     "  id TEXT PRIMARY KEY,"
     "  status TEXT NOT NULL,"
     "  owner TEXT NOT NULL DEFAULT '',"
@@ -28,23 +30,24 @@ static const char schema_1_0_0[] =
     "  created TEXT NOT NULL,"
     "  modified TEXT NOT NULL,"
     "  snapshot TEXT);"
-    "CREATE TABLE snapshots ("
+    "CREATE TABLE IF NOT EXISTS snapshots ("
     "  id TEXT PRIMARY KEY,"
     "  description TEXT NOT NULL DEFAULT '',"
     "  created TEXT NOT NULL,"
     "  data TEXT NOT NULL);"
     /* Snapshots are immutable: updates fail; a replacing import deletes. */
-    "CREATE TRIGGER snapshots_immutable BEFORE UPDATE ON snapshots BEGIN"
+    "CREATE TRIGGER IF NOT EXISTS snapshots_immutable"
+    "  BEFORE UPDATE ON snapshots BEGIN"
     "  SELECT RAISE(ABORT, 'snapshots are immutable');"
     "END;"
-    "CREATE TABLE artifacts ("
+    "CREATE TABLE IF NOT EXISTS artifacts ("
     "  id TEXT PRIMARY KEY,"
     "  type TEXT NOT NULL,"
     "  data TEXT NOT NULL,"
     "  metadata TEXT NOT NULL DEFAULT '{}',"
     "  created TEXT NOT NULL,"
     "  modified TEXT NOT NULL);"
-    "CREATE TABLE history ("
+    "CREATE TABLE IF NOT EXISTS history ("
     "  seq INTEGER PRIMARY KEY,"
     "  entity TEXT NOT NULL,"
     "  entity_id TEXT NOT NULL,"
@@ -52,29 +55,18 @@ static const char schema_1_0_0[] =
     "  time TEXT NOT NULL,"
     "  details TEXT NOT NULL DEFAULT '{}');"
     /* Imports record themselves here; export leaves this table out. */
-    "CREATE TABLE import_log ("
+    "CREATE TABLE IF NOT EXISTS import_log ("
     "  seq INTEGER PRIMARY KEY,"
     "  time TEXT NOT NULL,"
     "  mode TEXT NOT NULL,"
     "  checksum TEXT NOT NULL,"
     "  added INTEGER NOT NULL,"
     "  skipped INTEGER NOT NULL);"
-    "INSERT INTO schema_info (id, version) VALUES (1, '1.0.0');";
+    "INSERT OR IGNORE INTO schema_info (id, version) VALUES (1, '1.0.0');";
 
 qf_status qf_state_schema_create(sqlite3 *db, qf_error *err)
 {
-    qf_status status;
-
-    status = qf_state_sql_exec(db, "BEGIN IMMEDIATE", "starting schema 1.0.0",
-                               err);
-    if (status != QF_OK)
-        return status;
-    status = qf_state_sql_exec(db, schema_1_0_0, "creating schema 1.0.0", err);
-    if (status != QF_OK) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return status;
-    }
-    return qf_state_sql_exec(db, "COMMIT", "committing schema 1.0.0", err);
+    return qf_state_sql_exec(db, schema_1_0_0, "creating schema 1.0.0", err);
 }
 
 qf_status qf_state_schema_up_1_1(sqlite3 *db, qf_error *err)

@@ -193,6 +193,46 @@ START_TEST(cli_newer_schema_rejected)
 }
 END_TEST
 
+START_TEST(cli_init_existing_refused)
+{
+    cli_env ce;
+    qf_test_run run;
+    char expected[4600];
+
+    env_open(&ce, "state-cli-reinit");
+    expect_exit(&ce, 0, "init", "--name", "Demo", "--author=Ada");
+
+    ck_assert_int_eq(run_qf(&ce, &run, "init", "--name", "Other", NULL, NULL,
+                            NULL),
+                     2);
+    snprintf(expected, sizeof(expected),
+             "qf: error: state store %s/state/state.db is already initialised "
+             "(project Demo); use `qf state info`, or remove it to start "
+             "over\n",
+             ce.dir);
+    ck_assert_str_eq(run.err, expected);
+    ck_assert_str_eq(run.out, "");
+    qf_test_run_free(&run);
+
+    ck_assert_int_eq(run_qf(&ce, &run, "--json", "info", NULL, NULL, NULL,
+                            NULL),
+                     0);
+    ck_assert_ptr_nonnull(strstr(run.out, "\"name\":\"Demo\""));
+    ck_assert_ptr_nonnull(strstr(run.out, "\"author\":\"Ada\""));
+    qf_test_run_free(&run);
+
+    expect_exit(&ce, 0, "init", "--name", "Other", "--force");
+    ck_assert_int_eq(run_qf(&ce, &run, "--json", "info", NULL, NULL, NULL,
+                            NULL),
+                     0);
+    ck_assert_ptr_nonnull(strstr(run.out, "\"name\":\"Other\""));
+    ck_assert_ptr_nonnull(strstr(run.out, "\"author\":\"\""));
+    qf_test_run_free(&run);
+    expect_exit(&ce, 2, "init", "--force=yes", NULL, NULL);
+    env_close(&ce);
+}
+END_TEST
+
 static Suite *state_cli_suite(void)
 {
     Suite *s = suite_create("state_cli");
@@ -203,6 +243,7 @@ static Suite *state_cli_suite(void)
     tcase_add_test(tc, cli_json_output);
     tcase_add_test(tc, cli_export_import_merge);
     tcase_add_test(tc, cli_newer_schema_rejected);
+    tcase_add_test(tc, cli_init_existing_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,11 +1,14 @@
 /*
  * test_state_store.c - the state store's entities: trace unit ids and the
  * whole lifecycle table, snapshots, artifacts, history, timestamps, and
- * the refusal of a store with a newer schema.
+ * the refusal of a store with a newer schema, a second init, and several
+ * processes creating one new store at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "state_fixture.h"
 
@@ -440,6 +443,153 @@ START_TEST(missing_store_not_created)
 }
 END_TEST
 
+START_TEST(project_create_refuses_existing)
+{
+    state_fixture fx;
+    qf_error err;
+    char expected[4600];
+    char *name, *author;
+
+    qf_error_init(&err);
+    fixture_open(&fx, "state-reinit");
+    ck_assert_int_eq(
+        qf_state_project_create(fx.st, "Demo", "Ada", "First", 0, &err), QF_OK);
+
+    ck_assert_int_eq(
+        qf_state_project_create(fx.st, "Other", NULL, NULL, 0, &err),
+        QF_ERR_INVALID);
+    snprintf(expected, sizeof(expected),
+             "state store %s is already initialised (project Demo); use "
+             "`qf state info`, or remove it to start over",
+             qf_state_db_path(fx.st));
+    ck_assert_str_eq(err.message, expected);
+    name = fixture_query_text(fx.st, "SELECT name FROM project");
+    author = fixture_query_text(fx.st, "SELECT author FROM project");
+    ck_assert_str_eq(name, "Demo");
+    ck_assert_str_eq(author, "Ada");
+    free(name);
+    free(author);
+    ck_assert_int_eq(fixture_query_int(fx.st, "SELECT COUNT(*) FROM history"),
+                     1);
+    fixture_close(&fx);
+}
+END_TEST
+
+START_TEST(project_create_force_replaces)
+{
+    state_fixture fx;
+    qf_error err;
+    char *name, *author, *created;
+
+    qf_error_init(&err);
+    fixture_open(&fx, "state-reinit-force");
+    ck_assert_int_eq(
+        qf_state_project_create(fx.st, "Demo", "Ada", NULL, 0, &err), QF_OK);
+    ck_assert_int_eq(
+        qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL, NULL, &err),
+        QF_OK);
+
+    ck_assert_int_eq(
+        qf_state_project_create(fx.st, "Other", "Bo", NULL, 1, &err), QF_OK);
+    name = fixture_query_text(fx.st, "SELECT name FROM project");
+    author = fixture_query_text(fx.st, "SELECT author FROM project");
+    created = fixture_query_text(fx.st, "SELECT created FROM project");
+    ck_assert_str_eq(name, "Other");
+    ck_assert_str_eq(author, "Bo");
+    ck_assert_str_eq(created, "2026-12-04T20:00:00.000Z");
+    free(name);
+    free(author);
+    free(created);
+    ck_assert_int_eq(
+        fixture_query_int(fx.st, "SELECT COUNT(*) FROM trace_units"), 1);
+    fixture_close(&fx);
+}
+END_TEST
+
+#define INIT_PROCESSES 8
+#define INIT_ROUNDS    4
+
+/* Child: wait for the start signal, open or create the store, create the
+ * project, and write "STATUS MESSAGE" to `result`. Never returns. */
+static void init_child(int start_fd, const char *state_dir,
+                       const char *result)
+{
+    qf_error err;
+    qf_state *st = NULL;
+    qf_status status;
+    char byte;
+    FILE *out;
+
+    qf_error_init(&err);
+    if (read(start_fd, &byte, 1) < 0)
+        _exit(3);
+    status = qf_state_open(state_dir, 1, &st, &err);
+    if (status == QF_OK)
+        status = qf_state_project_create(st, "Demo", NULL, NULL, 0, &err);
+    qf_state_close(st);
+    out = fopen(result, "w");
+    if (out == NULL)
+        _exit(4);
+    fprintf(out, "%d %s", (int)status, status == QF_OK ? "" : err.message);
+    fclose(out);
+    _exit(0);
+}
+
+/* Start INIT_PROCESSES children on one new store and release them at once
+ * by closing the pipe they all read; returns how many succeeded. */
+static int run_init_round(const char *root, int round)
+{
+    char state_dir[4200], result[4300], expected[4600];
+    int pipe_fds[2], created = 0;
+    pid_t pids[INIT_PROCESSES];
+
+    snprintf(state_dir, sizeof(state_dir), "%s/round-%d", root, round);
+    ck_assert_int_eq(pipe(pipe_fds), 0);
+    for (int i = 0; i < INIT_PROCESSES; i++) {
+        snprintf(result, sizeof(result), "%s/result-%d-%d", root, round, i);
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            close(pipe_fds[1]);
+            init_child(pipe_fds[0], state_dir, result);
+        }
+    }
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+
+    snprintf(expected, sizeof(expected),
+             "%d state store %s/state.db is already initialised (project "
+             "Demo); use `qf state info`, or remove it to start over",
+             (int)QF_ERR_INVALID, state_dir);
+    for (int i = 0; i < INIT_PROCESSES; i++) {
+        int wstatus = -1;
+        char *text;
+
+        ck_assert_int_eq(waitpid(pids[i], &wstatus, 0), pids[i]);
+        ck_assert_int_eq(wstatus, 0);
+        snprintf(result, sizeof(result), "%s/result-%d-%d", root, round, i);
+        text = qf_test_read_file(result, NULL);
+        ck_assert_ptr_nonnull(text);
+        if (strcmp(text, "0 ") == 0)
+            created++;
+        else
+            ck_assert_str_eq(text, expected);
+        free(text);
+    }
+    return created;
+}
+
+START_TEST(concurrent_init_one_store)
+{
+    char *root = qf_test_tmpdir("state-concurrent");
+
+    for (int round = 0; round < INIT_ROUNDS; round++)
+        ck_assert_int_eq(run_init_round(root, round), 1);
+    qf_test_rmtree(root);
+    free(root);
+}
+END_TEST
+
 static Suite *state_store_suite(void)
 {
     Suite *s = suite_create("state_store");
@@ -457,6 +607,9 @@ static Suite *state_store_suite(void)
     tcase_add_test(tc, project_info_and_timestamps);
     tcase_add_test(tc, newer_schema_refused);
     tcase_add_test(tc, missing_store_not_created);
+    tcase_add_test(tc, project_create_refuses_existing);
+    tcase_add_test(tc, project_create_force_replaces);
+    tcase_add_test(tc, concurrent_init_one_store);
     suite_add_tcase(s, tc);
     return s;
 }

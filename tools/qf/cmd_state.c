@@ -19,7 +19,7 @@ typedef struct state_args {
     const char *name, *author, *description, *owner, *data, *status, *type;
     const char *include, *to, *tags, *state_dir, *responsible, *timebox;
     const char *snapshot;
-    int merge, dry_run;
+    int merge, dry_run, force;
 } state_args;
 
 typedef struct state_ctx {
@@ -140,8 +140,8 @@ static qf_status run_init(state_ctx *ctx)
         if (!*name)
             name = "project";
     }
-    status = qf_state_project_init(ctx->st, name, a->author, a->description,
-                                   &ctx->err);
+    status = qf_state_project_create(ctx->st, name, a->author,
+                                     a->description, a->force, &ctx->err);
     if (status != QF_OK)
         return status;
     snprintf(message, sizeof(message),
@@ -403,9 +403,9 @@ static qf_status run_restore(state_ctx *ctx)
 }
 
 static const state_cmd commands[] = {
-    {"init", "[--name N] [--author A] [--description D]",
-     "--name --author --description", 0, 1, run_init,
-     "create the store and set the project information"},
+    {"init", "[--name N] [--author A] [--description D] [--force]",
+     "--name --author --description --force", 0, 1, run_init,
+     "create the store and its project (--force replaces a project)"},
     {"info", "", "", 0, 0, run_info, "show the project, schema and counts"},
     {"tu create",
      "ID [--owner O] [--responsible R] [--timebox T] [--data JSON] "
@@ -527,6 +527,8 @@ static int take_option(state_args *a, int argc, char **argv, int *i)
         a->merge = 1;
     else if (strcmp(option, "--dry-run") == 0 && !value)
         a->dry_run = 1;
+    else if (strcmp(option, "--force") == 0 && !value)
+        a->force = 1;
     else if (!slot)
         return qf_cli_usage_error("state: unknown option '%s'", argv[*i]);
     else if (value)
@@ -604,7 +606,7 @@ static int check_options(const state_cmd *cmd, int argc, char **argv)
                                       "state %s --help'",
                                       cmd->name, option, cmd->name);
         if (!value && strcmp(option, "--merge") != 0 &&
-            strcmp(option, "--dry-run") != 0)
+            strcmp(option, "--dry-run") != 0 && strcmp(option, "--force") != 0)
             i++;
     }
     return 0;
