@@ -2,12 +2,16 @@
  * config_check.c - type checks of the values a role plan uses: numbers
  * that must be numbers, choices that must be one of a few words, maps that
  * must be maps. Each check reads the value with expansion, so an unset
- * variable is reported for the role that uses it and for no other.
+ * variable is reported for the role that uses it and for no other. A free
+ * string such as base_url may name an unset variable: `qf config show`
+ * must work without secrets set, and the runtime and `qf config check`
+ * report the variable when they expand every setting.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "config_resolve.h"
+#include "config_secret.h"
 
 typedef enum check_type {
     CHECK_NUMBER, /* number of 0 or more */
@@ -79,15 +83,21 @@ static qf_status check_number(resolver *rs, const qf_cnode *node, int count)
     return QF_OK;
 }
 
-/* A string, and one of `choices` ("a, b") when given. */
+/* A string, and one of `choices` ("a, b") when given. Without choices,
+ * an unset variable passes. */
 static qf_status check_choice(resolver *rs, const qf_cnode *node,
                               const char *choices)
 {
-    char *value = NULL;
-    qf_status st = qf_cnode_string(node, &value, rs->err);
+    char *value = NULL, *unset = NULL;
+    qf_status st = qf_cnode_string_unset(node, &value, &unset, rs->err);
     size_t len;
     const char *at;
 
+    if (st == QF_ERR_CONFIG && unset != NULL && choices == NULL) {
+        qf_error_init(rs->err);
+        st = QF_OK;
+    }
+    free(unset);
     if (st != QF_OK || choices == NULL) {
         free(value);
         return st;

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "config_internal.h"
+#include "config_secret.h"
 
 /* --- Scalar typing --------------------------------------------------- */
 
@@ -141,8 +142,9 @@ static const char *last_key(const qf_cnode *node)
     return dot != NULL ? dot + 1 : node->key_path;
 }
 
-/* NOTE: URLs that carry a password (redis_url: redis://:pw@host) are not
- * recognised as secrets by their key name. */
+/* Key names only. A URL that carries a password (redis_url:
+ * redis://:pw@host) and the values of a headers map are secrets found by
+ * content and place instead, in config_secret.c. */
 int qf_config_key_is_secret(const char *key)
 {
     static const char *const words[] = {"api_key", "apikey", "password",
@@ -167,6 +169,13 @@ int qf_config_key_is_secret(const char *key)
             return 1;
     }
     return 0;
+}
+
+/* Whether a node's value must stay out of messages: a secret key name or
+ * a value of a headers map. */
+static int value_is_secret(const qf_cnode *node)
+{
+    return qf_config_key_is_secret(last_key(node)) || qf_cnode_in_headers(node);
 }
 
 /* --- Expansion -------------------------------------------------------- */
@@ -217,12 +226,27 @@ static size_t closing_brace(const char *s, size_t len)
     return 0;
 }
 
-static qf_status expand_text(const qf_cnode *node, const char *s, size_t len,
-                             strbuf *out, qf_error *err);
+/* One expansion: the node read, the text built and, when a variable
+ * without a default is unset, its name. */
+typedef struct expansion {
+    const qf_cnode *node;
+    strbuf *out;
+    qf_error *err;
+    char unset[128];
+} expansion;
+
+static qf_status expand_text(expansion *ex, const char *s, size_t len);
 
 static qf_status bad_reference(const qf_cnode *node, const char *ref,
                                size_t len, qf_error *err)
 {
+    /* The reference may be a secret written inside ${...} by mistake. */
+    if (value_is_secret(node))
+        return qf_cnode_fail(err, QF_ERR_CONFIG, node,
+                             "the value holds an invalid variable reference; "
+                             "expected ${NAME} or ${NAME:-default} with NAME "
+                             "made of letters, digits and underscores, or $$ "
+                             "for a dollar sign");
     return qf_cnode_fail(err, QF_ERR_CONFIG, node,
                          "\"%.*s\" is not a valid variable reference; expected "
                          "${NAME} or ${NAME:-default} with NAME made of "
@@ -232,8 +256,7 @@ static qf_status bad_reference(const qf_cnode *node, const char *ref,
 }
 
 /* Expand one "${...}" reference of total length `len` at `ref`. */
-static qf_status expand_reference(const qf_cnode *node, const char *ref,
-                                  size_t len, strbuf *out, qf_error *err)
+static qf_status expand_reference(expansion *ex, const char *ref, size_t len)
 {
     const char *body = ref + 2;
     size_t body_len = len - 3, name_len = 0;
@@ -247,30 +270,31 @@ static qf_status expand_reference(const qf_cnode *node, const char *ref,
         isdigit((unsigned char)body[0]) ||
         (name_len < body_len &&
          (body_len - name_len < 2 || strncmp(body + name_len, ":-", 2) != 0)))
-        return bad_reference(node, ref, len, err);
+        return bad_reference(ex->node, ref, len, ex->err);
     memcpy(name, body, name_len);
     name[name_len] = '\0';
 
     value = getenv(name);
     if (name_len < body_len) {
         if (value == NULL || value[0] == '\0')
-            return expand_text(node, body + name_len + 2,
-                               body_len - name_len - 2, out, err);
+            return expand_text(ex, body + name_len + 2,
+                               body_len - name_len - 2);
     } else if (value == NULL) {
-        return qf_cnode_fail(err, QF_ERR_CONFIG, node,
+        memcpy(ex->unset, name, name_len + 1);
+        return qf_cnode_fail(ex->err, QF_ERR_CONFIG, ex->node,
                              "environment variable %s is not set; set it or "
                              "write ${%s:-default}",
                              name, name);
     }
-    if (buf_add(out, value, strlen(value)) != 0)
-        return qf_error_set(err, QF_ERR_NOMEM, "out of memory expanding %s",
-                            name);
+    if (buf_add(ex->out, value, strlen(value)) != 0)
+        return qf_error_set(ex->err, QF_ERR_NOMEM,
+                            "out of memory expanding %s", name);
     return QF_OK;
 }
 
-static qf_status expand_text(const qf_cnode *node, const char *s, size_t len,
-                             strbuf *out, qf_error *err)
+static qf_status expand_text(expansion *ex, const char *s, size_t len)
 {
+    strbuf *out = ex->out;
     size_t i = 0;
 
     while (i < len) {
@@ -298,11 +322,11 @@ static qf_status expand_text(const qf_cnode *node, const char *s, size_t len,
         }
         end = closing_brace(s + i, len - i);
         if (end == 0)
-            return qf_cnode_fail(err, QF_ERR_CONFIG, node,
+            return qf_cnode_fail(ex->err, QF_ERR_CONFIG, ex->node,
                                  "a \"${\" has no closing \"}\"; expected "
                                  "${NAME} or ${NAME:-default}, or $$ for a "
                                  "dollar sign");
-        st = expand_reference(node, s + i, end, out, err);
+        st = expand_reference(ex, s + i, end);
         if (st != QF_OK)
             return st;
         i += end;
@@ -310,13 +334,17 @@ static qf_status expand_text(const qf_cnode *node, const char *s, size_t len,
     return QF_OK;
 
 nomem:
-    return qf_error_set(err, QF_ERR_NOMEM, "out of memory expanding %s",
-                        node->key_path);
+    return qf_error_set(ex->err, QF_ERR_NOMEM, "out of memory expanding %s",
+                        ex->node->key_path);
 }
 
-qf_status qf_cnode_expand(const qf_cnode *node, char **out, qf_error *err)
+/* Expand the node's text; `unset` (128 bytes, may be NULL) receives the
+ * name of an unset variable that made the expansion fail, else "". */
+static qf_status expand_node(const qf_cnode *node, char **out, char *unset,
+                             qf_error *err)
 {
     strbuf buf = {0};
+    expansion ex = {.node = node, .out = &buf, .err = err};
     qf_status st;
 
     *out = NULL;
@@ -327,13 +355,20 @@ qf_status qf_cnode_expand(const qf_cnode *node, char **out, qf_error *err)
     }
     if (buf_add(&buf, "", 0) != 0)
         return qf_error_set(err, QF_ERR_NOMEM, "out of memory");
-    st = expand_text(node, node->text, strlen(node->text), &buf, err);
+    st = expand_text(&ex, node->text, strlen(node->text));
+    if (unset != NULL)
+        memcpy(unset, ex.unset, sizeof(ex.unset));
     if (st != QF_OK) {
         free(buf.data);
         return st;
     }
     *out = buf.data;
     return QF_OK;
+}
+
+qf_status qf_cnode_expand(const qf_cnode *node, char **out, qf_error *err)
+{
+    return expand_node(node, out, NULL, err);
 }
 
 /* --- Typed reads ------------------------------------------------------ */
@@ -362,6 +397,21 @@ qf_status qf_cnode_string(const qf_cnode *node, char **out, qf_error *err)
     return qf_cnode_expand(node, out, err);
 }
 
+qf_status qf_cnode_string_unset(const qf_cnode *node, char **out,
+                                char **unset, qf_error *err)
+{
+    char name[128] = "";
+    qf_status st = need_scalar(node, "a string", err);
+
+    *out = NULL;
+    *unset = NULL;
+    if (st == QF_OK)
+        st = expand_node(node, out, name, err);
+    if (st != QF_OK && name[0] != '\0' && (*unset = strdup(name)) == NULL)
+        return qf_error_set(err, QF_ERR_NOMEM, "out of memory");
+    return st;
+}
+
 /* The node's expanded text and its core schema kind. */
 static qf_status read_typed(const qf_cnode *node, const char *expected,
                             char **text, scalar_kind *kind, qf_error *err)
@@ -379,11 +429,19 @@ static qf_status read_typed(const qf_cnode *node, const char *expected,
 static qf_status wrong_value(const qf_cnode *node, const char *text,
                              const char *expected, qf_error *err)
 {
-    if (qf_config_key_is_secret(last_key(node)))
+    char *shown;
+    qf_status st;
+
+    if (value_is_secret(node))
         return qf_cnode_fail(err, QF_ERR_CONFIG, node,
                              "value is invalid; expected %s", expected);
-    return qf_cnode_fail(err, QF_ERR_CONFIG, node,
-                         "\"%s\" is invalid; expected %s", text, expected);
+    shown = qf_config_redact_urls(text);
+    if (shown == NULL)
+        return qf_error_set(err, QF_ERR_NOMEM, "out of memory");
+    st = qf_cnode_fail(err, QF_ERR_CONFIG, node, "\"%s\" is invalid; expected %s",
+                       shown, expected);
+    free(shown);
+    return st;
 }
 
 qf_status qf_cnode_int(const qf_cnode *node, int64_t *out, qf_error *err)

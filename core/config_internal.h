@@ -64,8 +64,9 @@ const char *qf_cnode_type_phrase(const qf_cnode *node);
 
 /*
  * Convert a subtree to cJSON with every string expanded and plain scalars
- * typed. `canonical` sorts map keys and replaces the string value of every
- * secret key with "sha256:HEX" of it, so equal settings give equal text
+ * typed. `canonical` sorts map keys and replaces each secret with
+ * "sha256:HEX" of it: every value under a secret key or a headers map, and
+ * every string with a URL userinfo. Equal settings then give equal text
  * without the text holding the secret. *out is freed with cJSON_Delete.
  */
 typedef struct cJSON cJSON;

@@ -2,7 +2,8 @@
  * config_json.c - configuration subtrees as JSON: strings expanded, plain
  * scalars typed as YAML 1.2 core types them, quoted scalars kept as
  * strings. The canonical form (sorted keys, hashed secrets) is what
- * provider instance keys are made of.
+ * provider instance keys are made of. Its secrets are values of secret
+ * keys, values under a headers map and strings with a URL userinfo.
  */
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "config_internal.h"
+#include "config_secret.h"
 
 static cJSON *typed_scalar(const char *text, int quoted)
 {
@@ -55,14 +57,16 @@ static cJSON *hashed_secret(const char *text)
     return cJSON_CreateString(hex);
 }
 
-static qf_status scalar_to_cjson(const qf_cnode *node, int secret, cJSON **out,
-                                 qf_error *err)
+static qf_status scalar_to_cjson(const qf_cnode *node, int canonical,
+                                 int secret, cJSON **out, qf_error *err)
 {
     char *text = NULL;
     qf_status st = qf_cnode_expand(node, &text, err);
 
     if (st != QF_OK)
         return st;
+    if (canonical && qf_config_has_url_userinfo(text))
+        secret = 1;
     *out = secret ? hashed_secret(text) : typed_scalar(text, node->quoted);
     free(text);
     if (*out == NULL)
@@ -79,8 +83,8 @@ static int compare_keys(const void *a, const void *b)
 static qf_status convert(const qf_cnode *node, int canonical, int secret,
                          cJSON **out, qf_error *err);
 
-static qf_status map_to_cjson(const qf_cnode *node, int canonical, cJSON *obj,
-                              qf_error *err)
+static qf_status map_to_cjson(const qf_cnode *node, int canonical,
+                              int secret_all, cJSON *obj, qf_error *err)
 {
     const char **keys = malloc((node->count + 1) * sizeof(*keys));
     qf_status st = QF_OK;
@@ -94,7 +98,8 @@ static qf_status map_to_cjson(const qf_cnode *node, int canonical, cJSON *obj,
 
     for (size_t i = 0; i < node->count && st == QF_OK; i++) {
         cJSON *child = NULL;
-        int secret = canonical && qf_config_key_is_secret(keys[i]);
+        int secret = canonical && (secret_all || qf_config_key_is_secret(keys[i]) ||
+                                   strcmp(keys[i], "headers") == 0);
 
         st = convert(qf_cnode_get(node, keys[i]), canonical, secret, &child,
                      err);
@@ -108,11 +113,12 @@ static qf_status map_to_cjson(const qf_cnode *node, int canonical, cJSON *obj,
 }
 
 static qf_status list_to_cjson(const qf_cnode *node, int canonical,
-                               cJSON *array, qf_error *err)
+                               int secret_all, cJSON *array, qf_error *err)
 {
     for (size_t i = 0; i < node->count; i++) {
         cJSON *child = NULL;
-        qf_status st = convert(node->items[i], canonical, 0, &child, err);
+        qf_status st =
+            convert(node->items[i], canonical, secret_all, &child, err);
 
         if (st != QF_OK)
             return st;
@@ -133,7 +139,7 @@ static qf_status convert(const qf_cnode *node, int canonical, int secret,
     if (node == NULL || node->type == QF_CNODE_NULL)
         *out = cJSON_CreateNull();
     else if (node->type == QF_CNODE_SCALAR)
-        return scalar_to_cjson(node, secret, out, err);
+        return scalar_to_cjson(node, canonical, secret, out, err);
     else if (node->type == QF_CNODE_MAP)
         *out = cJSON_CreateObject();
     else
@@ -143,10 +149,11 @@ static qf_status convert(const qf_cnode *node, int canonical, int secret,
     if (node == NULL || node->type == QF_CNODE_NULL)
         return QF_OK;
 
+    /* A secret map or list, such as headers, hashes every value in it. */
     if (node->type == QF_CNODE_MAP)
-        st = map_to_cjson(node, canonical, *out, err);
+        st = map_to_cjson(node, canonical, secret, *out, err);
     else
-        st = list_to_cjson(node, canonical, *out, err);
+        st = list_to_cjson(node, canonical, secret, *out, err);
     if (st != QF_OK) {
         cJSON_Delete(*out);
         *out = NULL;

@@ -227,6 +227,46 @@ static qf_status build_headers(openai_instance *oa, qf_error *err)
     return status;
 }
 
+/* True when base_url has a userinfo part. A URL libcurl cannot parse
+ * counts as one when it contains '@' at all. */
+static int has_credentials(const char *base_url)
+{
+    CURLU *url = curl_url();
+    char *user = NULL;
+    int found;
+
+    if (!url)
+        return strchr(base_url, '@') != NULL;
+    if (curl_url_set(url, CURLUPART_URL, base_url, CURLU_GUESS_SCHEME) !=
+        CURLUE_OK)
+        found = strchr(base_url, '@') != NULL;
+    else
+        found = curl_url_get(url, CURLUPART_USER, &user, 0) == CURLUE_OK;
+    curl_free(user);
+    curl_url_cleanup(url);
+    return found;
+}
+
+/* Reject a base_url that carries credentials or is not http(s). The URL
+ * is logged at debug level, so a user:password in it would leak, and the
+ * message never repeats such a URL. */
+static qf_status check_base_url(openai_instance *oa, qf_error *err)
+{
+    if (has_credentials(oa->base_url))
+        return oa->host->error_set(
+            err, QF_ERR_CONFIG,
+            "openai: base_url contains credentials; remove them and use "
+            "api_key or the headers setting");
+    if (strncmp(oa->base_url, "http://", 7) != 0 &&
+        strncmp(oa->base_url, "https://", 8) != 0)
+        return oa->host->error_set(
+            err, QF_ERR_CONFIG,
+            "openai: base_url \"%s\" is invalid; expected "
+            "an http:// or https:// URL such as %s",
+            oa->base_url, DEFAULT_BASE_URL);
+    return QF_OK;
+}
+
 /* Settings other than headers; base_url loses its trailing slashes. */
 static qf_status read_settings(openai_instance *oa, qf_error *err)
 {
@@ -240,13 +280,8 @@ static qf_status read_settings(openai_instance *oa, qf_error *err)
     size_t len = strlen(oa->base_url); /* NOLINT(clang-analyzer-core.*) */
     while (len > 0 && oa->base_url[len - 1] == '/')
         oa->base_url[--len] = '\0';
-    if (strncmp(oa->base_url, "http://", 7) != 0 &&
-        strncmp(oa->base_url, "https://", 8) != 0)
-        return oa->host->error_set(
-            err, QF_ERR_CONFIG,
-            "openai: base_url \"%s\" is invalid; expected "
-            "an http:// or https:// URL such as %s",
-            oa->base_url, DEFAULT_BASE_URL);
+    if ((status = check_base_url(oa, err)))
+        return status;
 
     if ((status = read_string(oa, "model", NULL, &oa->model, err)))
         return status;

@@ -228,6 +228,16 @@ static qf_status transfer_failure(attempt_state *a, CURLcode rc, int *retryable)
             a->oa->base_url, call->path, detail);
     }
 
+    /* A response started (a status line or body bytes came) and then
+     * stopped: the server was reached, so the connect hint would mislead.
+     * Nothing reached the caller unless chunks were streamed. */
+    if (a->status != 0 || call->response.len > 0 || a->streamed > 0) {
+        *retryable = !call->chunks_written || !call->chunks_written(call->user);
+        return host->error_set(
+            a->err, QF_ERR_STREAM_CUT,
+            "openai: upstream response was cut before its end (%s)", detail);
+    }
+
     *retryable = 1;
     return host->error_set(
         a->err, QF_ERR_CONNECT,

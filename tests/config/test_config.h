@@ -30,5 +30,6 @@ double double_at(const qf_cnode *root, const char *path);
 
 Suite *config_node_suite(void);
 Suite *config_roles_suite(void);
+Suite *config_secret_suite(void);
 
 #endif /* QF_TEST_CONFIG_H */

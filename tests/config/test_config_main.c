@@ -11,6 +11,7 @@ int main(void)
     int failed;
 
     srunner_add_suite(runner, config_roles_suite());
+    srunner_add_suite(runner, config_secret_suite());
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);
     srunner_free(runner);

@@ -677,12 +677,20 @@ START_TEST(error_body_ollama_shape)
 }
 END_TEST
 
-START_TEST(body_cut_is_connection_failure)
+START_TEST(body_cut_reported_as_cut)
 {
+    static const char prefix[] =
+        "openai: upstream response was cut before its end (";
+
     open_runtime("", "        X-QF-Sim-Fault: cut\n");
-    ck_assert_int_eq(run(0), QF_ERR_CONNECT);
-    ck_assert_int_eq(w.err.status, QF_ERR_CONNECT);
-    /* A dropped connection is retried: three attempts, two waits. */
+    ck_assert_int_eq(run(0), QF_ERR_STREAM_CUT);
+    ck_assert_int_eq(w.err.status, QF_ERR_STREAM_CUT);
+    ck_assert_msg(strncmp(w.err.message, prefix, strlen(prefix)) == 0,
+                  "message: %s", w.err.message);
+    /* The server was reached, so the connect hint must not appear. */
+    ck_assert_ptr_null(strstr(w.err.message, "check base_url"));
+    /* Nothing reached the caller, so the call is retried: three attempts,
+     * two waits. */
     ck_assert_int_eq(request_count(), 3);
     ck_assert_int_eq(w.clock.sleep_count, 2);
 }
@@ -952,6 +960,61 @@ START_TEST(api_key_not_logged)
 }
 END_TEST
 
+START_TEST(base_url_credentials_rejected)
+{
+    char *base_url = NULL;
+    qf_request *req = NULL;
+    int saved;
+
+    setenv("QF_T_OPENAI_URL_KEY", "sk-url-5d1e", 1);
+    ck_assert_int_ne(asprintf(&base_url,
+                              "http://user:${QF_T_OPENAI_URL_KEY}@%s/v1",
+                              w.sim.base_url + strlen("http://")),
+                     -1);
+    saved = capture_begin(QF_LOG_TRACE);
+    open_runtime_at(base_url, "", "");
+    /* The provider instance is created, and rejected, with the request. */
+    qf_status status = qf_request_create(w.rt, "plotwright", NULL, &req, &w.err);
+    char *logged = capture_end(saved);
+
+    free(base_url);
+    ck_assert_ptr_null(req);
+    ck_assert_int_eq(status, QF_ERR_CONFIG);
+    ck_assert_int_eq(w.err.status, QF_ERR_CONFIG);
+    ck_assert_msg(strstr(w.err.message,
+                         "openai: base_url contains credentials; remove them "
+                         "and use api_key or the headers setting") != NULL,
+                  "message: %s", w.err.message);
+    ck_assert_ptr_null(strstr(w.err.message, "sk-url-5d1e"));
+    ck_assert_ptr_null(strstr(logged, "sk-url-5d1e"));
+    ck_assert_int_eq(request_count(), 0);
+    free(logged);
+}
+END_TEST
+
+START_TEST(header_values_not_logged)
+{
+    int saved = capture_begin(QF_LOG_TRACE);
+
+    open_runtime("", "        X-Custom: hdr-secret-6b2c\n"
+                     "        X-QF-Sim-Fault: \"503\"\n"
+                     "        X-QF-Sim-Fault-Times: \"1\"\n");
+    qf_status plain = run(0);
+    qf_status streamed = run_again(1);
+    char *logged = capture_end(saved);
+
+    ck_assert_int_eq(plain, QF_OK);
+    ck_assert_int_eq(streamed, QF_OK);
+    /* The debug and trace lines ran: the POST line and the retry. */
+    ck_assert_msg(strstr(logged, "POST http://127.0.0.1:") != NULL, "log: %s",
+                  logged);
+    ck_assert_msg(strstr(logged, "retrying in") != NULL, "log: %s", logged);
+    ck_assert_ptr_null(strstr(logged, "hdr-secret-6b2c"));
+    ck_assert_ptr_null(strstr(logged, "X-Custom"));
+    free(logged);
+}
+END_TEST
+
 START_TEST(wrong_api_key_rejected)
 {
     qf_test_sim_stop(&w.sim);
@@ -1006,7 +1069,7 @@ static Suite *openai_suite(void)
     tcase_add_test(errors, error_body_string);
     tcase_add_test(errors, error_body_html);
     tcase_add_test(errors, error_body_ollama_shape);
-    tcase_add_test(errors, body_cut_is_connection_failure);
+    tcase_add_test(errors, body_cut_reported_as_cut);
     tcase_add_test(errors, malformed_body);
     tcase_add_test(errors, response_too_large);
     tcase_add_test(other, usage_missing_estimated);
@@ -1018,6 +1081,8 @@ static Suite *openai_suite(void)
     tcase_add_test(other, threads_share_instance);
     tcase_add_test(other, connection_reused);
     tcase_add_test(other, api_key_not_logged);
+    tcase_add_test(other, base_url_credentials_rejected);
+    tcase_add_test(other, header_values_not_logged);
     tcase_add_test(other, wrong_api_key_rejected);
     return s;
 }

@@ -2,14 +2,16 @@
  * cmd_config.c - `qf config show` and `qf config check`. Both load the
  * configuration, resolve roles with qf_config_resolve_role and look up the
  * plugins they need in the registry (<state_dir>/registry.db, brought up
- * to date first). Secrets are printed as ***; a missing plugin is reported,
- * never fatal to `show`.
+ * to date first). Secrets print as ***: values of secret keys and of
+ * headers maps, and the userinfo of every URL. A missing plugin is
+ * reported, never fatal to `show`.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "config_secret.h"
 #include "loader.h"
 #include "qf.h"
 #include "registry.h"
@@ -34,14 +36,23 @@ static void print_help(void)
            "value with\n"
            "                 the layer (default, global, provider, role, "
            "runtime) and\n"
-           "                 the file:line:column it came from; secrets "
-           "print as ***\n"
+           "                 the file:line:column it came from; secrets, "
+           "header values\n"
+           "                 and URL credentials print as ***, and a value "
+           "naming an\n"
+           "                 unset ${VAR} prints with \"(unset: VAR)\" "
+           "instead of failing\n"
            "  check          resolve every role, expand every value it uses "
            "and check\n"
-           "                 that its plugins are installed; exit status 2 "
-           "on any error\n"
+           "                 that its plugins and cache backends are "
+           "installed; exit\n"
+           "                 status 2 on any error\n"
            "\n"
-           "show also exits with status 2 when a role does not resolve.\n");
+           "show exits with status 2 when a role does not resolve: its "
+           "provider block\n"
+           "is missing or invalid, or its plugin or model names an unset "
+           "${VAR}. Run\n"
+           "check to find every error, unset variables included.\n");
 }
 
 static void ctx_close(config_ctx *ctx)
@@ -155,87 +166,150 @@ static int is_secret(const char *key, const qf_registry_entry *schema)
     return key != NULL && schema != NULL && option_is_secret(schema, key);
 }
 
-/* Text of a leaf: *** for secrets, expanded strings, {} and [] for empty
- * containers. *error is set (malloc'd) when expansion failed. */
-static char *leaf_text(const qf_cnode *node, int secret, char **error)
+/* A leaf as shown: its text and, when its expansion failed, the error
+ * and the unset variable (all malloc'd, NULL when absent). */
+typedef struct leaf {
+    char *text;
+    char *error;
+    char *unset;
+} leaf;
+
+static void leaf_clear(leaf *item)
+{
+    free(item->text);
+    free(item->error);
+    free(item->unset);
+}
+
+/* Copy `text` with URL userinfo redacted; NULL stays NULL. */
+static char *redacted(const char *text)
+{
+    return text != NULL ? qf_config_redact_urls(text) : NULL;
+}
+
+/* "{}", "[]" or "null" for an empty map, an empty list or a null. */
+static const char *container_text(const qf_cnode *node)
+{
+    switch (qf_cnode_type_of(node)) {
+    case QF_CNODE_MAP: return "{}";
+    case QF_CNODE_LIST: return "[]";
+    case QF_CNODE_NULL:
+    case QF_CNODE_SCALAR: break;
+    }
+    return "null";
+}
+
+/*
+ * Fill the text of a leaf: *** for secrets, the expanded string with URL
+ * userinfo redacted, {} and [] for empty containers. A secret scalar is
+ * expanded too, but only to report an error. When expansion fails, the
+ * text is the value as written (redacted), never an expanded value.
+ */
+static void leaf_fill(leaf *item, const qf_cnode *node, int secret)
 {
     qf_error err;
     char *text = NULL;
 
-    *error = NULL;
-    if (secret)
-        return strdup("***");
-    switch (qf_cnode_type_of(node)) {
-    case QF_CNODE_NULL: return strdup("null");
-    case QF_CNODE_MAP: return strdup("{}");
-    case QF_CNODE_LIST: return strdup("[]");
-    case QF_CNODE_SCALAR: break;
+    memset(item, 0, sizeof(*item));
+    if (qf_cnode_type_of(node) != QF_CNODE_SCALAR) {
+        item->text = strdup(secret ? "***" : container_text(node));
+        return;
     }
     qf_error_init(&err);
-    if (qf_cnode_string(node, &text, &err) == QF_OK)
-        return text;
-    *error = strdup(err.message);
-    return strdup(qf_cnode_raw(node));
+    if (qf_cnode_string_unset(node, &text, &item->unset, &err) != QF_OK)
+        item->error = redacted(err.message);
+    if (secret)
+        item->text = strdup("***");
+    else
+        item->text = redacted(item->error != NULL ? qf_cnode_raw(node) : text);
+    free(text);
 }
 
-static cJSON *leaf_json(const qf_cnode *node, const char *text, int secret,
-                        const char *error)
+/* The JSON value of a leaf: typed as YAML types it, or its text when it is
+ * a secret, a string or failed to expand. */
+static cJSON *leaf_json(const qf_cnode *node, const leaf *item, int secret)
 {
+    const char *text = item->text != NULL ? item->text : "";
     char *json = NULL;
     cJSON *value = NULL;
     qf_error err;
 
-    if (secret || error != NULL)
+    if (secret || item->error != NULL)
         return cJSON_CreateString(text);
     qf_error_init(&err);
     if (qf_cnode_to_json(node, &json, &err) == QF_OK)
         value = cJSON_Parse(json);
     free(json);
-    return value != NULL ? value : cJSON_CreateString(text);
+    if (value != NULL && !cJSON_IsString(value))
+        return value;
+    cJSON_Delete(value);
+    return cJSON_CreateString(text);
+}
+
+static void leaf_add_json(show_out *out, const qf_cnode *node,
+                          const char *path, const leaf *item, int secret)
+{
+    cJSON *entry = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(entry, "path", path);
+    cJSON_AddItemToObject(entry, "value", leaf_json(node, item, secret));
+    cJSON_AddStringToObject(entry, "layer",
+                            qf_layer_name(qf_cnode_layer(node)));
+    cJSON_AddStringToObject(entry, "file", qf_cnode_file(node));
+    cJSON_AddNumberToObject(entry, "line", qf_cnode_line(node));
+    cJSON_AddNumberToObject(entry, "column", qf_cnode_column(node));
+    if (item->error != NULL)
+        cJSON_AddStringToObject(entry, "error", item->error);
+    if (item->unset != NULL)
+        cJSON_AddStringToObject(entry, "unset", item->unset);
+    cJSON_AddItemToArray(out->values, entry);
+}
+
+/* "  path = text  [layer, file:line:column] (unset: VAR)" */
+static void leaf_print(const qf_cnode *node, const char *path,
+                       const leaf *item)
+{
+    const char *layer = qf_layer_name(qf_cnode_layer(node));
+
+    printf("  %s = %s  ", path, item->text != NULL ? item->text : "");
+    if (qf_cnode_line(node) > 0)
+        printf("[%s, %s:%d:%d]", layer, qf_cnode_file(node),
+               qf_cnode_line(node), qf_cnode_column(node));
+    else
+        printf("[%s]", layer);
+    if (item->unset != NULL)
+        printf(" (unset: %s)", item->unset);
+    else if (item->error != NULL)
+        printf(" (error: %s)", item->error);
+    printf("\n");
 }
 
 static void print_leaf(show_out *out, const qf_cnode *node, const char *path,
                        int secret)
 {
-    char *error = NULL;
-    char *text = leaf_text(node, secret, &error);
-    qf_layer layer = qf_cnode_layer(node);
+    leaf item;
 
-    if (out->cli->json) {
-        cJSON *item = cJSON_CreateObject();
-
-        cJSON_AddStringToObject(item, "path", path);
-        cJSON_AddItemToObject(item, "value",
-                              leaf_json(node, text ? text : "", secret, error));
-        cJSON_AddStringToObject(item, "layer", qf_layer_name(layer));
-        cJSON_AddStringToObject(item, "file", qf_cnode_file(node));
-        cJSON_AddNumberToObject(item, "line", qf_cnode_line(node));
-        cJSON_AddNumberToObject(item, "column", qf_cnode_column(node));
-        if (error != NULL)
-            cJSON_AddStringToObject(item, "error", error);
-        cJSON_AddItemToArray(out->values, item);
-    } else if (qf_cnode_line(node) > 0) {
-        printf("  %s = %s  [%s, %s:%d:%d]%s%s\n", path, text ? text : "",
-               qf_layer_name(layer), qf_cnode_file(node), qf_cnode_line(node),
-               qf_cnode_column(node), error ? "  error: " : "",
-               error ? error : "");
-    } else {
-        printf("  %s = %s  [%s]%s%s\n", path, text ? text : "",
-               qf_layer_name(layer), error ? "  error: " : "",
-               error ? error : "");
-    }
-    free(text);
-    free(error);
+    leaf_fill(&item, node, secret);
+    if (out->cli->json)
+        leaf_add_json(out, node, path, &item, secret);
+    else
+        leaf_print(node, path, &item);
+    leaf_clear(&item);
 }
 
+/* Print a subtree. `secret` is set for everything under a headers map,
+ * because header values often carry credentials. */
 static void show_node(show_out *out, const qf_cnode *node, const char *path,
-                      const char *key, const qf_registry_entry *schema)
+                      const char *key, const qf_registry_entry *schema,
+                      int secret)
 {
     size_t count = qf_cnode_count(node);
     int list = qf_cnode_type_of(node) == QF_CNODE_LIST;
+    int headers = key != NULL && strcmp(key, "headers") == 0;
 
-    if (count == 0 || is_secret(key, schema)) {
-        print_leaf(out, node, path, is_secret(key, schema));
+    secret = secret || is_secret(key, schema);
+    if (count == 0 || secret) {
+        print_leaf(out, node, path, secret);
         return;
     }
     for (size_t i = 0; i < count; i++) {
@@ -247,7 +321,8 @@ static void show_node(show_out *out, const qf_cnode *node, const char *path,
 
         if (len < 0)
             return;
-        show_node(out, child, child_path, list ? NULL : child_key, schema);
+        show_node(out, child, child_path, list ? NULL : child_key, schema,
+                  headers);
         free(child_path);
     }
 }
@@ -296,7 +371,7 @@ static void show_effective(show_out *out, const qf_role_plan *plan,
         int is_chain = strcmp(key, "chain") == 0;
 
         if (strcmp(key, "provider") != 0 && !is_chain) {
-            show_node(out, node, key, key, NULL);
+            show_node(out, node, key, key, NULL, 0);
             continue;
         }
         for (size_t j = 0; j < qf_cnode_count(node); j++) {
@@ -308,13 +383,26 @@ static void show_effective(show_out *out, const qf_role_plan *plan,
                 snprintf(path, sizeof(path), "provider.%s", sub);
                 show_node(out, child, path, sub,
                           strcmp(sub, "settings") == 0 ? &plugins->entries[0]
-                                                       : NULL);
+                                                       : NULL,
+                          0);
                 continue;
             }
             snprintf(path, sizeof(path), "chain[%zu]", j);
-            show_node(out, child, path, NULL, &plugins->entries[j + 1]);
+            show_node(out, child, path, NULL, &plugins->entries[j + 1], 0);
         }
     }
+}
+
+/* Add "model": the model with URL userinfo redacted, or null. */
+static void add_model(cJSON *object, const char *model)
+{
+    char *shown = redacted(model);
+
+    if (shown != NULL)
+        cJSON_AddStringToObject(object, "model", shown);
+    else
+        cJSON_AddNullToObject(object, "model");
+    free(shown);
 }
 
 static void print_role_header(const qf_role_plan *plan,
@@ -324,7 +412,10 @@ static void print_role_header(const qf_role_plan *plan,
     printf("kind: %s\n", plan->kind == QF_REQUEST_IMAGE ? "image" : "text");
     printf("provider: %s (plugin %s, %s)\n", plan->provider_name,
            plan->provider_plugin, plugins->status[0]);
-    printf("model: %s\n", plan->model != NULL ? plan->model : "(not set)");
+    char *model = redacted(plan->model);
+
+    printf("model: %s\n", model != NULL ? model : "(not set)");
+    free(model);
     printf("chain:");
     for (size_t i = 0; i < plan->chain_len; i++)
         printf(" %s (%s) ->", plan->chain[i].name, plugins->status[i + 1]);
@@ -343,10 +434,7 @@ static cJSON *role_json(const qf_role_plan *plan, const plan_plugins *plugins)
     cJSON_AddStringToObject(root, "provider", plan->provider_name);
     cJSON_AddStringToObject(root, "plugin", plan->provider_plugin);
     cJSON_AddStringToObject(root, "plugin_status", plugins->status[0]);
-    if (plan->model != NULL)
-        cJSON_AddStringToObject(root, "model", plan->model);
-    else
-        cJSON_AddNullToObject(root, "model");
+    add_model(root, plan->model);
     for (size_t i = 0; i < plan->chain_len; i++) {
         cJSON *entry = cJSON_CreateObject();
 
@@ -418,17 +506,17 @@ static void list_row(const qf_cli *cli, cJSON *rows, const char *role,
             cJSON_AddStringToObject(row, "provider", plan->provider_name);
             cJSON_AddStringToObject(row, "plugin", plan->provider_plugin);
             cJSON_AddStringToObject(row, "plugin_status", status);
-            if (plan->model != NULL)
-                cJSON_AddStringToObject(row, "model", plan->model);
-            else
-                cJSON_AddNullToObject(row, "model");
+            add_model(row, plan->model);
         } else {
             cJSON_AddStringToObject(row, "error", error);
         }
         cJSON_AddItemToArray(rows, row);
     } else if (plan != NULL) {
+        char *model = redacted(plan->model);
+
         printf("%-16s %-12s %-24s %s\n", role, plan->provider_name,
-               plan->provider_plugin, plan->model ? plan->model : "-");
+               plan->provider_plugin, model != NULL ? model : "-");
+        free(model);
         if (status != NULL && strcmp(status, "installed") != 0)
             printf("%-16s   plugin %s is %s\n", "", plan->provider_plugin,
                    status);
@@ -490,7 +578,9 @@ typedef struct problems {
     char **roles; /* "plotwright, scene_smith" */
 } problems;
 
-static void problem_add(problems *list, const char *role, const char *message)
+/* Add `role` to the problem with this message, or list a new problem. */
+static void problem_record(problems *list, const char *role,
+                           const char *message)
 {
     char **messages, **roles, *joined = NULL;
 
@@ -515,6 +605,17 @@ static void problem_add(problems *list, const char *role, const char *message)
     list->messages[list->count] = strdup(message);
     list->roles[list->count] = strdup(role != NULL ? role : "");
     list->count++;
+}
+
+/* Record a problem with the userinfo of any URL in it redacted. */
+static void problem_add(problems *list, const char *role, const char *text)
+{
+    char *message = qf_config_redact_urls(text);
+
+    if (message == NULL)
+        return;
+    problem_record(list, role, message);
+    free(message);
 }
 
 static void problems_free(problems *list)
@@ -573,7 +674,30 @@ static void check_plugin(const config_ctx *ctx, problems *list,
     qf_registry_entry_clear(&entry);
 }
 
-/* Resolve one role, expand every value it uses and check its plugins. */
+/* Check the backend plugin a cache entry opens: its `backend` setting, or
+ * file_cache, the cache plugin's default. */
+static void check_cache_backend(const config_ctx *ctx, problems *list,
+                                const char *role, const qf_chain_entry *entry)
+{
+    const qf_cnode *backend = qf_cnode_get(entry->settings, "backend");
+    char *id = NULL;
+    qf_error err;
+
+    if (backend == NULL || qf_cnode_type_of(backend) == QF_CNODE_NULL) {
+        check_plugin(ctx, list, role, "file_cache", entry->settings);
+        return;
+    }
+    qf_error_init(&err);
+    if (qf_cnode_string(backend, &id, &err) != QF_OK) {
+        problem_add(list, role, err.message);
+        return;
+    }
+    check_plugin(ctx, list, role, id, backend);
+    free(id);
+}
+
+/* Resolve one role, expand every value it uses and check its plugins,
+ * cache backends included. */
 static void check_role(const config_ctx *ctx, problems *list, const char *role)
 {
     qf_role_plan *plan = NULL;
@@ -591,9 +715,12 @@ static void check_role(const config_ctx *ctx, problems *list, const char *role)
 
     check_plugin(ctx, list, role, plan->provider_plugin,
                  qf_cnode_path(plan->effective, "provider.plugin"));
-    for (size_t i = 0; i < plan->chain_len; i++)
+    for (size_t i = 0; i < plan->chain_len; i++) {
         check_plugin(ctx, list, role, plan->chain[i].plugin_id,
                      plan->chain[i].settings);
+        if (strcmp(plan->chain[i].plugin_id, "cache") == 0)
+            check_cache_backend(ctx, list, role, &plan->chain[i]);
+    }
     qf_role_plan_free(plan);
 }
 
