@@ -2,11 +2,12 @@
  * registry.c - the SQLite record of plugin files (<state_dir>/registry.db).
  *
  * A scan walks the plugin folders in search order inside one transaction.
- * A row whose path, size, mtime and inode still match is kept; any other
- * *.so file is hashed and opened for its descriptor. Each row stores the
- * file's own handshake result in open_status and open_error. Status, error
- * and shadowed_by are derived again from the ids of all rows after every
- * scan, so removing one of two duplicates heals the other.
+ * A row whose path, size, mtime, inode, file mode and folder mode still
+ * match is kept. Any other *.so file is hashed and opened for its
+ * descriptor. Each row stores the file's own handshake result in
+ * open_status and open_error. Status, error and shadowed_by are derived
+ * again from the ids of all rows after every scan, so removing one of two
+ * duplicates heals the other.
  */
 #include "registry.h"
 
@@ -26,7 +27,7 @@
 #include "log.h"
 
 #define BUSY_TIMEOUT_MS  5000
-#define SCHEMA_VERSION   "1"
+#define SCHEMA_VERSION   "2"
 #define MAX_CAPABILITIES 256
 
 struct qf_registry {
@@ -45,6 +46,8 @@ static const char schema_sql[] =
     "  size INTEGER NOT NULL,"
     "  mtime INTEGER NOT NULL," /* nanoseconds since the epoch */
     "  inode INTEGER NOT NULL,"
+    "  mode INTEGER NOT NULL DEFAULT -1,"     /* permission bits */
+    "  dir_mode INTEGER NOT NULL DEFAULT -1," /* of the resolved folder */
     "  sha256 TEXT,"
     "  open_status TEXT NOT NULL,"
     "  open_error TEXT,"
@@ -64,7 +67,8 @@ static const char schema_sql[] =
 
 #define ENTRY_COLUMNS                                                          \
     "path, dir, size, mtime, inode, sha256, status, error, id, name, "         \
-    "version, kind, abi, capabilities, options, description, shadowed_by"
+    "version, kind, abi, capabilities, options, description, shadowed_by, "   \
+    "mode, dir_mode"
 
 /* --- Small helpers -------------------------------------------------- */
 
@@ -141,6 +145,38 @@ static qf_status make_parent_dirs(const char *path, qf_error *err)
 
 /* --- Open and close ------------------------------------------------- */
 
+/*
+ * Create the tables, and add the mode columns to a registry written before
+ * they existed. Their default of -1 matches no file, so those rows are
+ * scanned again. The IMMEDIATE transaction keeps two processes from adding
+ * the columns twice.
+ */
+static qf_status create_schema(qf_registry *reg, qf_error *err)
+{
+    sqlite3_stmt *probe = NULL;
+    qf_status status;
+
+    status = db_exec(reg, "BEGIN IMMEDIATE", err);
+    if (status != QF_OK)
+        return status;
+    status = db_exec(reg, schema_sql, err);
+    if (status == QF_OK &&
+        sqlite3_prepare_v2(reg->db, "SELECT mode, dir_mode FROM plugins", -1,
+                           &probe, NULL) != SQLITE_OK)
+        status = db_exec(reg,
+                         "ALTER TABLE plugins ADD COLUMN mode INTEGER NOT "
+                         "NULL DEFAULT -1;"
+                         "ALTER TABLE plugins ADD COLUMN dir_mode INTEGER "
+                         "NOT NULL DEFAULT -1;",
+                         err);
+    sqlite3_finalize(probe);
+
+    if (status == QF_OK)
+        return db_exec(reg, "COMMIT", err);
+    sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
+    return status;
+}
+
 qf_status qf_registry_open(const char *db_path, qf_registry **out,
                            qf_error *err)
 {
@@ -166,7 +202,7 @@ qf_status qf_registry_open(const char *db_path, qf_registry **out,
     sqlite3_busy_timeout(reg->db, BUSY_TIMEOUT_MS);
     status = db_exec(reg, "PRAGMA journal_mode=WAL", err);
     if (status == QF_OK)
-        status = db_exec(reg, schema_sql, err);
+        status = create_schema(reg, err);
     if (status != QF_OK)
         goto fail;
     *out = reg;
@@ -237,6 +273,8 @@ static qf_status entry_from_row(sqlite3_stmt *stmt, qf_registry_entry *e)
     e->options = column_strdup(stmt, 14);
     e->description = column_strdup(stmt, 15);
     e->shadowed_by = column_strdup(stmt, 16);
+    e->mode = sqlite3_column_int64(stmt, 17);
+    e->dir_mode = sqlite3_column_int64(stmt, 18);
     if (e->path == NULL || e->dir == NULL || e->status == NULL) {
         qf_registry_entry_clear(e);
         return QF_ERR_NOMEM;
@@ -449,10 +487,12 @@ static qf_status describe(const qf_plugin_descriptor *d, qf_registry_entry *e)
 
 /*
  * Hash and open one file and record the result in `e` (status and error
- * are the file's own handshake result). Returns QF_ERR_NOMEM only; every
- * other failure is recorded on the entry.
+ * are the file's own handshake result). *refused is set when the
+ * permission check rejected the file before it was opened. Returns
+ * QF_ERR_NOMEM only; every other failure is recorded on the entry.
  */
-static qf_status read_plugin_file(const char *path, qf_registry_entry *e)
+static qf_status read_plugin_file(const char *path, qf_registry_entry *e,
+                                  int *refused)
 {
     char hex[65] = "";
     qf_error err;
@@ -460,11 +500,17 @@ static qf_status read_plugin_file(const char *path, qf_registry_entry *e)
     qf_status status;
 
     qf_error_init(&err);
+    *refused = 0;
     status = file_sha256(path, hex, &err);
     if (status == QF_OK) {
         e->sha256 = strdup(hex);
-        status = qf_loader_open(path, &plugin, &err);
+        if (e->sha256 == NULL)
+            return QF_ERR_NOMEM;
+        status = qf_loader_check_permissions(path, &err);
+        *refused = status != QF_OK;
     }
+    if (status == QF_OK)
+        status = qf_loader_open(path, &plugin, &err);
 
     /* NOTE: dlopen returns the already loaded copy for a path this
      * process opened before, so a file replaced in place during one
@@ -491,10 +537,12 @@ typedef struct scan_ctx {
     qf_registry *reg;
     int rescan_all;
     qf_scan_report *report;
-    sqlite3_stmt *lookup; /* size, mtime, inode of a path */
-    sqlite3_stmt *move;   /* update dir and dir_index of a current row */
-    sqlite3_stmt *upsert; /* replace a row after opening the file */
-    sqlite3_stmt *seen;   /* remember a path found on disk */
+    sqlite3_stmt *lookup;   /* size, mtime, inode and modes of a path */
+    sqlite3_stmt *previous; /* descriptor fields stored for a path */
+    sqlite3_stmt *move;     /* update dir and dir_index of a current row */
+    sqlite3_stmt *upsert;   /* replace a row after opening the file */
+    sqlite3_stmt *seen;     /* remember a path found on disk */
+    sqlite3_stmt *opened;   /* mark a seen path as opened in this scan */
 } scan_ctx;
 
 static qf_status scan_ctx_prepare(scan_ctx *ctx, qf_error *err)
@@ -504,13 +552,20 @@ static qf_status scan_ctx_prepare(scan_ctx *ctx, qf_error *err)
 
     status = db_exec(reg,
                      "CREATE TEMP TABLE IF NOT EXISTS seen "
-                     "(path TEXT PRIMARY KEY); DELETE FROM seen;",
+                     "(path TEXT PRIMARY KEY, opened INTEGER NOT NULL "
+                     "DEFAULT 0); DELETE FROM seen;",
                      err);
     if (status == QF_OK)
         status = db_prepare(reg,
-                            "SELECT size, mtime, inode FROM plugins "
-                            "WHERE path = ?1",
+                            "SELECT size, mtime, inode, mode, dir_mode "
+                            "FROM plugins WHERE path = ?1",
                             &ctx->lookup, err);
+    if (status == QF_OK)
+        status = db_prepare(reg,
+                            "SELECT sha256, id, name, version, kind, abi, "
+                            "capabilities, options, description FROM plugins "
+                            "WHERE path = ?1 AND id IS NOT NULL",
+                            &ctx->previous, err);
     if (status == QF_OK)
         status = db_prepare(reg,
                             "UPDATE plugins SET dir = ?2, dir_index = ?3 "
@@ -520,23 +575,29 @@ static qf_status scan_ctx_prepare(scan_ctx *ctx, qf_error *err)
         status = db_prepare(
             reg,
             "INSERT OR REPLACE INTO plugins (path, dir, dir_index, size, "
-            "mtime, inode, sha256, open_status, open_error, status, error, "
-            "id, name, version, kind, abi, capabilities, options, "
-            "description, shadowed_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-            "?8, ?9, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, NULL)",
+            "mtime, inode, mode, dir_mode, sha256, open_status, open_error, "
+            "status, error, id, name, version, kind, abi, capabilities, "
+            "options, description, shadowed_by) VALUES (?1, ?2, ?3, ?4, "
+            "?5, ?6, ?18, ?19, ?7, ?8, ?9, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+            "?15, ?16, ?17, NULL)",
             &ctx->upsert, err);
     if (status == QF_OK)
-        status = db_prepare(reg, "INSERT OR IGNORE INTO seen VALUES (?1)",
+        status = db_prepare(reg, "INSERT OR IGNORE INTO seen (path) VALUES (?1)",
                             &ctx->seen, err);
+    if (status == QF_OK)
+        status = db_prepare(reg, "UPDATE seen SET opened = 1 WHERE path = ?1",
+                            &ctx->opened, err);
     return status;
 }
 
 static void scan_ctx_finalize(scan_ctx *ctx)
 {
     sqlite3_finalize(ctx->lookup);
+    sqlite3_finalize(ctx->previous);
     sqlite3_finalize(ctx->move);
     sqlite3_finalize(ctx->upsert);
     sqlite3_finalize(ctx->seen);
+    sqlite3_finalize(ctx->opened);
 }
 
 /* Run a bound statement that returns no rows, then reset it. */
@@ -551,23 +612,101 @@ static qf_status step_done(scan_ctx *ctx, sqlite3_stmt *stmt, qf_error *err)
     return QF_OK;
 }
 
+/* What the staleness rule compares: the file's identity and both modes
+ * that the permission check inspects. */
+typedef struct file_state {
+    int64_t size;
+    int64_t mtime; /* nanoseconds since the epoch */
+    int64_t inode;
+    int64_t mode;     /* permission bits of the file, -1 when unknown */
+    int64_t dir_mode; /* permission bits of its resolved folder, or -1 */
+} file_state;
+
+/* Permission bits of the folder that contains `path` after symlinks are
+ * resolved, as qf_loader_check_permissions sees it; -1 on failure. */
+static int64_t resolved_dir_mode(const char *path)
+{
+    char *real = realpath(path, NULL);
+    char *slash = real != NULL ? strrchr(real, '/') : NULL;
+    struct stat st;
+    int64_t mode = -1;
+
+    if (slash != NULL) {
+        if (slash == real)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        if (stat(real, &st) == 0)
+            mode = (int64_t)(st.st_mode & 07777);
+    }
+    free(real);
+    return mode;
+}
+
+static void read_file_state(const char *path, file_state *fs)
+{
+    struct stat st;
+
+    memset(fs, 0, sizeof(*fs));
+    fs->mode = -1;
+    fs->dir_mode = -1;
+    if (stat(path, &st) != 0)
+        return;
+    fs->size = st.st_size;
+    fs->mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    fs->inode = (int64_t)st.st_ino;
+    fs->mode = (int64_t)(st.st_mode & 07777);
+    fs->dir_mode = resolved_dir_mode(path);
+}
+
 /* Whether the row of `path` exists and matches the file on disk. */
 static int row_is_current(scan_ctx *ctx, const char *path,
-                          const struct stat *st)
+                          const file_state *fs)
 {
+    sqlite3_stmt *s = ctx->lookup;
     int current = 0;
 
-    bind_text(ctx->lookup, 1, path);
-    if (sqlite3_step(ctx->lookup) == SQLITE_ROW)
-        current =
-            sqlite3_column_int64(ctx->lookup, 0) == (int64_t)st->st_size &&
-            sqlite3_column_int64(ctx->lookup, 1) ==
-                (int64_t)st->st_mtim.tv_sec * 1000000000 +
-                    st->st_mtim.tv_nsec &&
-            sqlite3_column_int64(ctx->lookup, 2) == (int64_t)st->st_ino;
-    sqlite3_reset(ctx->lookup);
-    sqlite3_clear_bindings(ctx->lookup);
+    bind_text(s, 1, path);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        current = sqlite3_column_int64(s, 0) == fs->size &&
+                  sqlite3_column_int64(s, 1) == fs->mtime &&
+                  sqlite3_column_int64(s, 2) == fs->inode &&
+                  sqlite3_column_int64(s, 3) == fs->mode &&
+                  sqlite3_column_int64(s, 4) == fs->dir_mode;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     return current;
+}
+
+/*
+ * Keep the descriptor fields of a file that the permission check rejected
+ * when its row was read from the same bytes (equal SHA-256), so the row
+ * still names its plugin id. Otherwise the id stays unknown.
+ */
+static qf_status keep_known_descriptor(scan_ctx *ctx, qf_registry_entry *e)
+{
+    sqlite3_stmt *s = ctx->previous;
+    qf_status status = QF_OK;
+    const unsigned char *sha256;
+
+    bind_text(s, 1, e->path);
+    if (sqlite3_step(s) == SQLITE_ROW &&
+        (sha256 = sqlite3_column_text(s, 0)) != NULL &&
+        strcmp((const char *)sha256, e->sha256) == 0) {
+        e->id = column_strdup(s, 1);
+        e->name = column_strdup(s, 2);
+        e->version = column_strdup(s, 3);
+        e->kind = column_strdup(s, 4);
+        e->abi = column_strdup(s, 5);
+        e->capabilities = column_strdup(s, 6);
+        e->options = column_strdup(s, 7);
+        e->description = column_strdup(s, 8);
+        if (e->id == NULL)
+            status = QF_ERR_NOMEM;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return status;
 }
 
 static qf_status store_entry(scan_ctx *ctx, const qf_registry_entry *e,
@@ -592,27 +731,38 @@ static qf_status store_entry(scan_ctx *ctx, const qf_registry_entry *e,
     bind_text(s, 15, e->capabilities);
     bind_text(s, 16, e->options);
     bind_text(s, 17, e->description);
+    sqlite3_bind_int64(s, 18, e->mode);
+    sqlite3_bind_int64(s, 19, e->dir_mode);
     return step_done(ctx, s, err);
 }
 
-/* Open `path` again and replace its row. */
+/* Open `path` again, replace its row and mark it opened in this scan. */
 static qf_status rescan_file(scan_ctx *ctx, const char *dir, int dir_index,
-                             const char *path, const struct stat *st,
+                             const char *path, const file_state *fs,
                              qf_error *err)
 {
     qf_registry_entry e = {0};
     qf_status status;
+    int refused = 0;
 
     e.path = (char *)path;
     e.dir = (char *)dir;
-    e.size = st->st_size;
-    e.mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    e.inode = (int64_t)st->st_ino;
-    status = read_plugin_file(path, &e);
+    e.size = fs->size;
+    e.mtime = fs->mtime;
+    e.inode = fs->inode;
+    e.mode = fs->mode;
+    e.dir_mode = fs->dir_mode;
+    status = read_plugin_file(path, &e, &refused);
+    if (status == QF_OK && refused)
+        status = keep_known_descriptor(ctx, &e);
     if (status == QF_OK)
         status = store_entry(ctx, &e, dir_index, err);
     else
         qf_error_set(err, status, "%s: out of memory while scanning", path);
+    if (status == QF_OK) {
+        bind_text(ctx->opened, 1, path);
+        status = step_done(ctx, ctx->opened, err);
+    }
 
     e.path = NULL;
     e.dir = NULL;
@@ -626,7 +776,7 @@ static qf_status scan_file(scan_ctx *ctx, const char *dir, int dir_index,
                            const char *name, qf_error *err)
 {
     char *path = NULL;
-    struct stat st;
+    file_state fs;
     qf_status status;
 
     if (asprintf(&path, "%s/%s", dir, name) < 0)
@@ -638,9 +788,8 @@ static qf_status scan_file(scan_ctx *ctx, const char *dir, int dir_index,
     if (status != QF_OK || sqlite3_changes(ctx->reg->db) == 0)
         goto out;
 
-    if (stat(path, &st) != 0)
-        memset(&st, 0, sizeof(st));
-    if (!ctx->rescan_all && row_is_current(ctx, path, &st)) {
+    read_file_state(path, &fs);
+    if (!ctx->rescan_all && row_is_current(ctx, path, &fs)) {
         bind_text(ctx->move, 1, path);
         bind_text(ctx->move, 2, dir);
         sqlite3_bind_int(ctx->move, 3, dir_index);
@@ -648,7 +797,7 @@ static qf_status scan_file(scan_ctx *ctx, const char *dir, int dir_index,
         ctx->report->unchanged++;
         goto out;
     }
-    status = rescan_file(ctx, dir, dir_index, path, &st, err);
+    status = rescan_file(ctx, dir, dir_index, path, &fs, err);
 
 out:
     free(path);
@@ -716,7 +865,9 @@ static void id_rows_free(id_row *rows, size_t count)
     free(rows);
 }
 
-/* Every row whose own handshake passed, grouped by id in search order. */
+/* Every row with a known id, grouped by id in search order. A file that the
+ * permission check rejected keeps the id read earlier from the same bytes,
+ * so it still claims its place and a later folder's copy is shadowed. */
 static qf_status load_id_rows(qf_registry *reg, id_row **out, size_t *count,
                               qf_error *err)
 {
@@ -727,8 +878,7 @@ static qf_status load_id_rows(qf_registry *reg, id_row **out, size_t *count,
 
     status = db_prepare(reg,
                         "SELECT path, dir, dir_index, id FROM plugins "
-                        "WHERE open_status = 'ok' AND id IS NOT NULL "
-                        "ORDER BY id, dir_index, path",
+                        "WHERE id IS NOT NULL ORDER BY id, dir_index, path",
                         &stmt, err);
     while (status == QF_OK && sqlite3_step(stmt) == SQLITE_ROW) {
         if (used == capacity) {
@@ -871,6 +1021,77 @@ static qf_status resolve_ids(qf_registry *reg, qf_error *err)
     return status;
 }
 
+/* --- Logging rejected files ---------------------------------------- */
+
+/* The path of a loaded file with the same name as `path` in a folder after
+ * `dir_index`, or NULL. The caller frees it. */
+static char *later_same_name(qf_registry *reg, const char *path,
+                             int dir_index)
+{
+    const char *slash = strrchr(path, '/');
+    sqlite3_stmt *stmt = NULL;
+    char *later = NULL;
+
+    if (sqlite3_prepare_v2(reg->db,
+                           "SELECT path FROM plugins WHERE dir_index > ?1 AND "
+                           "status = 'ok' AND shadowed_by IS NULL AND "
+                           "substr(path, length(dir) + 2) = ?2 "
+                           "ORDER BY dir_index, path LIMIT 1",
+                           -1, &stmt, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_int(stmt, 1, dir_index);
+    bind_text(stmt, 2, slash != NULL ? slash + 1 : path);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        later = column_strdup(stmt, 0);
+    sqlite3_finalize(stmt);
+    return later;
+}
+
+/* Log one rejected row selected by log_rejected. */
+static void log_rejected_row(qf_registry *reg, sqlite3_stmt *row)
+{
+    const char *path = (const char *)sqlite3_column_text(row, 0);
+    const char *status = (const char *)sqlite3_column_text(row, 2);
+    const char *error = (const char *)sqlite3_column_text(row, 3);
+    char *later = later_same_name(reg, path, sqlite3_column_int(row, 1));
+    int opened = sqlite3_column_int(row, 4);
+    qf_log_level level = opened || later ? QF_LOG_WARN : QF_LOG_INFO;
+
+    if (later != NULL)
+        qf_log(level, "registry",
+               "skipping plugin file %s (%s): %s; %s, a file of the same name "
+               "in a later folder, is used instead",
+               path, status, error != NULL ? error : "no detail", later);
+    else
+        qf_log(level, "registry", "skipping plugin file %s (%s): %s", path,
+               status, error != NULL ? error : "no detail");
+    free(later);
+}
+
+/*
+ * Log every rejected file whose plugin id is unknown, because such a file
+ * may be a plugin that a later folder's copy now replaces unnoticed. The
+ * level is warn when the file was opened in this scan or a later folder
+ * has a file of the same name, and info for a known, unchanged rejection.
+ */
+static void log_rejected(qf_registry *reg)
+{
+    sqlite3_stmt *stmt = NULL;
+
+    if (!qf_log_enabled(QF_LOG_WARN))
+        return;
+    if (sqlite3_prepare_v2(reg->db,
+                           "SELECT p.path, p.dir_index, p.status, p.error, "
+                           "s.opened FROM plugins p JOIN seen s ON "
+                           "s.path = p.path WHERE p.status != 'ok' AND "
+                           "p.id IS NULL ORDER BY p.dir_index, p.path",
+                           -1, &stmt, NULL) != SQLITE_OK)
+        return;
+    while (sqlite3_step(stmt) == SQLITE_ROW)
+        log_rejected_row(reg, stmt);
+    sqlite3_finalize(stmt);
+}
+
 /* --- Scan entry point ----------------------------------------------- */
 
 /* Compare the stored host ABI with ours and store ours. Sets *changed. */
@@ -969,5 +1190,8 @@ qf_status qf_registry_scan(qf_registry *reg, char *const *dirs, int force,
         return status;
     }
     status = db_exec(reg, "COMMIT", err);
-    return status == QF_OK ? resolved : status;
+    if (status != QF_OK)
+        return status;
+    log_rejected(reg);
+    return resolved;
 }

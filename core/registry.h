@@ -2,11 +2,12 @@
  * registry.h - the SQLite record of every plugin file found in the plugin
  * directories.
  *
- * A row is current while the file's path, size, mtime and inode match;
- * otherwise the file is scanned again. A change of the host's ABI rescans
- * everything. Files that vanished are removed. Listing and validating
- * plugins read the registry alone; only plugins a configuration uses are
- * opened at run time.
+ * A row is current while the file's path, size, mtime, inode, permission
+ * bits and the permission bits of its resolved folder match; otherwise the
+ * file is scanned again. A change of the host's ABI rescans everything.
+ * Files that vanished are removed. Listing and validating plugins read the
+ * registry alone; only plugins a configuration uses are opened at run
+ * time.
  */
 #ifndef QF_CORE_REGISTRY_H
 #define QF_CORE_REGISTRY_H
@@ -27,7 +28,7 @@ typedef struct qf_registry_entry {
     char *sha256;     /* hex */
     char *status;     /* "ok", "incompatible", "failed", "disabled" */
     char *error;      /* NULL when status is ok */
-    char *id;         /* NULL when the descriptor could not be read */
+    char *id;         /* NULL when the descriptor was never read */
     char *name;
     char *version;
     char *kind;       /* "provider", "middleware", "cache_backend" */
@@ -36,6 +37,8 @@ typedef struct qf_registry_entry {
     char *options;      /* JSON array of {name,type,default,required,secret,description} */
     char *description;
     char *shadowed_by;  /* path of the file that wins, or NULL */
+    int64_t mode;       /* permission bits of the file, -1 when unknown */
+    int64_t dir_mode;   /* permission bits of its resolved folder, or -1 */
 } qf_registry_entry;
 
 typedef struct qf_scan_report {
@@ -54,7 +57,11 @@ void qf_registry_close(qf_registry *reg);
  * Bring the registry up to date with `dirs` (search order, NULL-terminated).
  * `force` rescans every file. Duplicate ids inside one folder are an error
  * recorded on both rows and returned as QF_ERR_CONFIG naming both files;
- * a later folder's copy of an id is marked shadowed.
+ * a later folder's copy of an id is marked shadowed. A file that the
+ * permission check rejects keeps the id read earlier from the same bytes,
+ * so it still shadows later copies. Every rejected file whose id is
+ * unknown is logged after the scan: a warning when it was opened in this
+ * scan or a later folder has a file of the same name, info otherwise.
  */
 qf_status qf_registry_scan(qf_registry *reg, char *const *dirs, int force,
                            qf_scan_report *report, qf_error *err);

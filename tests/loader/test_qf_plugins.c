@@ -262,6 +262,59 @@ START_TEST(scan_fails_on_duplicate_id)
 }
 END_TEST
 
+START_TEST(scan_warns_rejected_override)
+{
+    fixture f;
+    qf_test_run run;
+    char *env_bad, *builtin_good, *expected = NULL, *reason = NULL;
+    cJSON *root, *plugins, *first, *second;
+    const char *scan[] = {"scan", NULL};
+    const char *list[] = {"list", "--json", NULL};
+
+    fixture_open(&f);
+    env_bad = install(f.env_dir, "shadow_first", "good_provider");
+    builtin_good = install(f.builtin_dir, "shadow_second", "good_provider");
+    ck_assert_int_eq(chmod(env_bad, 0664), 0);
+    ck_assert_int_ge(asprintf(&reason,
+                              "%s: the plugin file is writable by group or "
+                              "others (mode 0664); run: chmod go-w '%s'",
+                              env_bad, env_bad),
+                     0);
+    ck_assert_int_ge(asprintf(&expected,
+                              "qf: warn [registry] skipping plugin file %s "
+                              "(failed): %s; %s, a file of the same name in a "
+                              "later folder, is used instead\n",
+                              env_bad, reason, builtin_good),
+                     0);
+    run_qf(&f, &run, scan);
+    ck_assert_int_eq(run.exit_code, 0);
+    ck_assert_str_eq(run.err, expected);
+    qf_test_run_free(&run);
+
+    run_qf(&f, &run, list);
+    ck_assert_int_eq(run.exit_code, 0);
+    root = cJSON_Parse(run.out);
+    ck_assert_ptr_nonnull(root);
+    plugins = cJSON_GetObjectItem(root, "plugins");
+    ck_assert_int_eq(cJSON_GetArraySize(plugins), 2);
+    first = cJSON_GetArrayItem(plugins, 0);
+    second = cJSON_GetArrayItem(plugins, 1);
+    ck_assert_str_eq(string_of(first, "path"), env_bad);
+    ck_assert_str_eq(string_of(first, "status"), "failed");
+    ck_assert_str_eq(string_of(first, "error"), reason);
+    ck_assert_str_eq(string_of(second, "path"), builtin_good);
+    ck_assert_str_eq(string_of(second, "status"), "ok");
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(second, "shadowed")));
+    cJSON_Delete(root);
+    qf_test_run_free(&run);
+    free(expected);
+    free(reason);
+    free(builtin_good);
+    free(env_bad);
+    fixture_close(&f);
+}
+END_TEST
+
 /* --- list ------------------------------------------------------------ */
 
 START_TEST(list_scans_empty_registry)
@@ -520,6 +573,7 @@ static Suite *qf_plugins_suite(void)
     tcase_add_test(tc, scan_reports_counts_and_problems);
     tcase_add_test(tc, scan_json_lists_folders);
     tcase_add_test(tc, scan_fails_on_duplicate_id);
+    tcase_add_test(tc, scan_warns_rejected_override);
     tcase_add_test(tc, list_scans_empty_registry);
     tcase_add_test(tc, list_reads_registry_alone);
     tcase_add_test(tc, info_json_shows_schema);

@@ -1,7 +1,8 @@
 /*
  * test_registry.c - the plugin registry: scanning, stored descriptor
- * fields, staleness, vanished files, host ABI changes, duplicate ids,
- * shadowing and the search order. Plugins are copies of the test plugins
+ * fields, staleness (mode changes included), vanished files, host ABI
+ * changes, duplicate ids, shadowing, rejected files that keep or lose their
+ * place, and the search order. Plugins are copies of the test plugins
  * under tests/plugins/broken in fresh temporary folders.
  */
 #include <fcntl.h>
@@ -142,6 +143,44 @@ static void run_sql(const char *db_path, const char *sql)
     ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
+}
+
+/* Run a scan with stderr sent to a file; returns what was logged. */
+static char *scan_logged(fixture *f, char **dirs, qf_scan_report *report,
+                         qf_status *status)
+{
+    char *log_path = join(f->root, "scan.log");
+    int saved, fd;
+    qf_error err;
+    char *text;
+
+    fflush(stderr);
+    saved = dup(STDERR_FILENO);
+    fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    close(fd);
+
+    *status = scan(f, dirs, 0, report, &err);
+    fflush(stderr);
+    ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+
+    text = qf_test_read_file(log_path, NULL);
+    ck_assert_ptr_nonnull(text);
+    free(log_path);
+    return text;
+}
+
+/* The permission check's message for a file or folder with `mode`. */
+static void writable_message(char *out, size_t len, const char *what,
+                             const char *path, unsigned mode)
+{
+    snprintf(out, len,
+             "%s: the plugin %s is writable by group or others (mode %04o); "
+             "run: chmod go-w '%s'",
+             path, what, mode, path);
 }
 
 /* --- Recording ------------------------------------------------------- */
@@ -473,6 +512,143 @@ START_TEST(registry_stores_host_abi)
 }
 END_TEST
 
+START_TEST(registry_rescans_mode_change)
+{
+    fixture f;
+    char *dirs[2];
+    char *path;
+    char expected[2048];
+    qf_scan_report report;
+    qf_registry_entry *entries;
+    qf_registry_entry entry;
+    size_t count = 0;
+    qf_error err;
+
+    fixture_open(&f);
+    path = install(f.a, "shadow_first", "good_provider", 0755);
+    dirs[0] = f.a;
+    dirs[1] = NULL;
+    ck_assert_int_eq(scan(&f, dirs, 0, &report, &err), QF_OK);
+    entries = list(&f, &count);
+    ck_assert_uint_eq(count, 1);
+    ck_assert_int_eq(entries[0].mode, 0755);
+    ck_assert_int_eq(entries[0].dir_mode, 0700);
+    qf_registry_entries_free(entries, count);
+
+    /* chmod changes neither size, mtime nor inode. */
+    ck_assert_int_eq(chmod(path, 0775), 0);
+    ck_assert_int_eq(scan(&f, dirs, 0, &report, &err), QF_OK);
+    ck_assert_int_eq(report.scanned, 1);
+    ck_assert_int_eq(report.unchanged, 0);
+    ck_assert_int_eq(report.failed, 1);
+
+    /* The same bytes passed before, so the row keeps its id and the
+     * runtime reports the chmod fix instead of "not installed". */
+    writable_message(expected, sizeof(expected), "file", path, 0775);
+    qf_error_init(&err);
+    ck_assert_int_eq(qf_registry_find(f.reg, "good_provider", &entry, &err),
+                     QF_OK);
+    ck_assert_str_eq(entry.path, path);
+    ck_assert_str_eq(entry.status, "failed");
+    ck_assert_str_eq(entry.error, expected);
+    ck_assert_str_eq(entry.version, "1.2.3");
+    ck_assert_int_eq(entry.mode, 0775);
+    qf_registry_entry_clear(&entry);
+
+    ck_assert_int_eq(scan(&f, dirs, 1, &report, &err), QF_OK);
+    ck_assert_int_eq(report.failed, 1);
+    qf_error_init(&err);
+    ck_assert_int_eq(qf_registry_find(f.reg, "good_provider", &entry, &err),
+                     QF_OK);
+    ck_assert_str_eq(entry.status, "failed");
+    qf_registry_entry_clear(&entry);
+
+    /* Fixing the mode heals the row on a plain scan. */
+    ck_assert_int_eq(chmod(path, 0755), 0);
+    ck_assert_int_eq(scan(&f, dirs, 0, &report, &err), QF_OK);
+    ck_assert_int_eq(report.scanned, 1);
+    ck_assert_int_eq(report.failed, 0);
+    qf_error_init(&err);
+    ck_assert_int_eq(qf_registry_find(f.reg, "good_provider", &entry, &err),
+                     QF_OK);
+    ck_assert_str_eq(entry.status, "ok");
+    ck_assert_ptr_null(entry.error);
+    ck_assert_int_eq(entry.mode, 0755);
+    qf_registry_entry_clear(&entry);
+    free(path);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(registry_rescans_folder_mode_change)
+{
+    fixture f;
+    char *dirs[2];
+    char *path;
+    char expected[2048];
+    qf_scan_report report;
+    qf_registry_entry entry;
+    qf_error err;
+
+    fixture_open(&f);
+    path = install(f.a, "shadow_first", "good_provider", 0755);
+    dirs[0] = f.a;
+    dirs[1] = NULL;
+    ck_assert_int_eq(scan(&f, dirs, 0, &report, &err), QF_OK);
+
+    ck_assert_int_eq(chmod(f.a, 0770), 0);
+    ck_assert_int_eq(scan(&f, dirs, 0, &report, &err), QF_OK);
+    ck_assert_int_eq(report.scanned, 1);
+    ck_assert_int_eq(report.failed, 1);
+    writable_message(expected, sizeof(expected), "folder", f.a, 0770);
+    qf_error_init(&err);
+    ck_assert_int_eq(qf_registry_find(f.reg, "good_provider", &entry, &err),
+                     QF_OK);
+    ck_assert_str_eq(entry.status, "failed");
+    ck_assert_str_eq(entry.error, expected);
+    ck_assert_int_eq(entry.dir_mode, 0770);
+    qf_registry_entry_clear(&entry);
+
+    ck_assert_int_eq(chmod(f.a, 0700), 0);
+    ck_assert_int_eq(scan(&f, dirs, 0, &report, &err), QF_OK);
+    ck_assert_int_eq(report.scanned, 1);
+    ck_assert_int_eq(report.failed, 0);
+    free(path);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(registry_adds_mode_columns)
+{
+    fixture f;
+    char *dirs[2];
+    char *path;
+    qf_scan_report report;
+    qf_error err;
+
+    fixture_open(&f);
+    path = install(f.a, "shadow_first", "good_provider", 0755);
+    dirs[0] = f.a;
+    dirs[1] = NULL;
+    ck_assert_int_eq(scan(&f, dirs, 0, &report, &err), QF_OK);
+    qf_registry_close(f.reg);
+
+    /* A registry written before the mode columns existed. */
+    run_sql(f.db_path, "ALTER TABLE plugins DROP COLUMN mode;"
+                       "ALTER TABLE plugins DROP COLUMN dir_mode;");
+    qf_error_init(&err);
+    ck_assert_int_eq(qf_registry_open(f.db_path, &f.reg, &err), QF_OK);
+    ck_assert_int_eq(scan(&f, dirs, 0, &report, &err), QF_OK);
+    ck_assert_int_eq(report.scanned, 1);
+    ck_assert_int_eq(report.unchanged, 0);
+    ck_assert_int_eq(scan(&f, dirs, 0, &report, &err), QF_OK);
+    ck_assert_int_eq(report.scanned, 0);
+    ck_assert_int_eq(report.unchanged, 1);
+    free(path);
+    fixture_close(&f);
+}
+END_TEST
+
 /* --- Ids ------------------------------------------------------------- */
 
 START_TEST(registry_rejects_duplicate_id_in_folder)
@@ -621,6 +797,138 @@ START_TEST(registry_follows_plugin_path_order)
 }
 END_TEST
 
+START_TEST(registry_rejected_file_keeps_place)
+{
+    fixture f;
+    char *dirs[3];
+    char *first, *second;
+    qf_scan_report report;
+    qf_registry_entry *entries;
+    qf_registry_entry entry;
+    size_t count = 0;
+    qf_error err;
+
+    fixture_open(&f);
+    first = install(f.a, "shadow_first", "good_provider", 0755);
+    second = install(f.b, "shadow_second", "good_provider", 0755);
+    dirs[0] = f.a;
+    dirs[1] = f.b;
+    dirs[2] = NULL;
+    ck_assert_int_eq(scan(&f, dirs, 0, &report, &err), QF_OK);
+
+    ck_assert_int_eq(chmod(first, 0775), 0);
+    ck_assert_int_eq(scan(&f, dirs, 0, &report, &err), QF_OK);
+    entries = list(&f, &count);
+    ck_assert_uint_eq(count, 2);
+    ck_assert_str_eq(entries[0].path, first);
+    ck_assert_str_eq(entries[0].status, "failed");
+    ck_assert_str_eq(entries[0].id, "good_provider");
+    ck_assert_ptr_null(entries[0].shadowed_by);
+    ck_assert_str_eq(entries[1].path, second);
+    ck_assert_str_eq(entries[1].status, "ok");
+    ck_assert_str_eq(entries[1].shadowed_by, first);
+    qf_registry_entries_free(entries, count);
+
+    qf_error_init(&err);
+    ck_assert_int_eq(qf_registry_find(f.reg, "good_provider", &entry, &err),
+                     QF_OK);
+    ck_assert_str_eq(entry.path, first);
+    ck_assert_str_eq(entry.status, "failed");
+    qf_registry_entry_clear(&entry);
+    free(second);
+    free(first);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(registry_warns_unknown_rejected_file)
+{
+    fixture f;
+    char *dirs[3];
+    char *first, *second, *logged;
+    char reason[2048], expected[4096];
+    qf_scan_report report;
+    qf_registry_entry *entries;
+    qf_registry_entry entry;
+    size_t count = 0;
+    qf_status status;
+    qf_error err;
+
+    fixture_open(&f);
+    first = install(f.a, "shadow_first", "good_provider", 0664);
+    second = install(f.b, "shadow_second", "good_provider", 0755);
+    dirs[0] = f.a;
+    dirs[1] = f.b;
+    dirs[2] = NULL;
+    logged = scan_logged(&f, dirs, &report, &status);
+    ck_assert_int_eq(status, QF_OK);
+    writable_message(reason, sizeof(reason), "file", first, 0664);
+    snprintf(expected, sizeof(expected),
+             "qf: warn [registry] skipping plugin file %s (failed): %s; %s, "
+             "a file of the same name in a later folder, is used instead\n",
+             first, reason, second);
+    ck_assert_str_eq(logged, expected);
+    free(logged);
+
+    /* The id of a file never opened is unknown, so the later copy wins
+     * and the rejected row is listed with its error. */
+    entries = list(&f, &count);
+    ck_assert_uint_eq(count, 2);
+    ck_assert_str_eq(entries[0].path, first);
+    ck_assert_str_eq(entries[0].status, "failed");
+    ck_assert_str_eq(entries[0].error, reason);
+    ck_assert_ptr_null(entries[0].id);
+    ck_assert_str_eq(entries[1].status, "ok");
+    ck_assert_ptr_null(entries[1].shadowed_by);
+    qf_registry_entries_free(entries, count);
+    qf_error_init(&err);
+    ck_assert_int_eq(qf_registry_find(f.reg, "good_provider", &entry, &err),
+                     QF_OK);
+    ck_assert_str_eq(entry.path, second);
+    qf_registry_entry_clear(&entry);
+    free(second);
+    free(first);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(registry_logs_known_rejection_quietly)
+{
+    fixture f;
+    char *dirs[2];
+    char *path, *logged;
+    char reason[2048], expected[4096];
+    qf_scan_report report;
+    qf_status status;
+
+    fixture_open(&f);
+    path = install(f.a, "abi_major", "abi_major", 0755);
+    dirs[0] = f.a;
+    dirs[1] = NULL;
+    logged = scan_logged(&f, dirs, &report, &status);
+    ck_assert_int_eq(status, QF_OK);
+    snprintf(reason, sizeof(reason),
+             "%s: built for plugin ABI 2.0, this host speaks 1.0; rebuild "
+             "the plugin against SDK 1.x",
+             path);
+    snprintf(expected, sizeof(expected),
+             "qf: warn [registry] skipping plugin file %s (incompatible): "
+             "%s\n",
+             path, reason);
+    ck_assert_str_eq(logged, expected);
+    free(logged);
+
+    /* Unchanged and without a same-name file later: info level only. */
+    logged = scan_logged(&f, dirs, &report, &status);
+    ck_assert_int_eq(status, QF_OK);
+    ck_assert_int_eq(report.unchanged, 1);
+    ck_assert_str_eq(logged, "");
+    free(logged);
+    free(path);
+    fixture_close(&f);
+}
+END_TEST
+
 START_TEST(registry_skips_missing_folder)
 {
     fixture f;
@@ -685,11 +993,17 @@ static Suite *registry_suite(void)
     tcase_add_test(stale, registry_removes_vanished_file);
     tcase_add_test(stale, registry_rescans_after_abi_change);
     tcase_add_test(stale, registry_stores_host_abi);
+    tcase_add_test(stale, registry_rescans_mode_change);
+    tcase_add_test(stale, registry_rescans_folder_mode_change);
+    tcase_add_test(stale, registry_adds_mode_columns);
     suite_add_tcase(s, stale);
 
     tcase_add_test(ids, registry_rejects_duplicate_id_in_folder);
     tcase_add_test(ids, registry_shadows_later_folder);
     tcase_add_test(ids, registry_follows_plugin_path_order);
+    tcase_add_test(ids, registry_rejected_file_keeps_place);
+    tcase_add_test(ids, registry_warns_unknown_rejected_file);
+    tcase_add_test(ids, registry_logs_known_rejection_quietly);
     suite_add_tcase(s, ids);
     return s;
 }
