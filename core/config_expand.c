@@ -287,8 +287,8 @@ static qf_status expand_reference(expansion *ex, const char *ref, size_t len)
                              name, name);
     }
     if (buf_add(ex->out, value, strlen(value)) != 0)
-        return qf_error_set(ex->err, QF_ERR_NOMEM,
-                            "out of memory expanding %s", name);
+        return qf_error_set(ex->err, QF_ERR_NOMEM, "out of memory expanding %s",
+                            name);
     return QF_OK;
 }
 
@@ -397,8 +397,8 @@ qf_status qf_cnode_string(const qf_cnode *node, char **out, qf_error *err)
     return qf_cnode_expand(node, out, err);
 }
 
-qf_status qf_cnode_string_unset(const qf_cnode *node, char **out,
-                                char **unset, qf_error *err)
+qf_status qf_cnode_string_unset(const qf_cnode *node, char **out, char **unset,
+                                qf_error *err)
 {
     char name[128] = "";
     qf_status st = need_scalar(node, "a string", err);
@@ -429,18 +429,19 @@ static qf_status read_typed(const qf_cnode *node, const char *expected,
 static qf_status wrong_value(const qf_cnode *node, const char *text,
                              const char *expected, qf_error *err)
 {
-    char *shown;
+    char *redacted_text;
     qf_status st;
 
     if (value_is_secret(node))
         return qf_cnode_fail(err, QF_ERR_CONFIG, node,
                              "value is invalid; expected %s", expected);
-    shown = qf_config_redact_urls(text);
-    if (shown == NULL)
+    redacted_text = qf_config_redact_urls(text);
+    if (redacted_text == NULL)
         return qf_error_set(err, QF_ERR_NOMEM, "out of memory");
-    st = qf_cnode_fail(err, QF_ERR_CONFIG, node, "\"%s\" is invalid; expected %s",
-                       shown, expected);
-    free(shown);
+    st = qf_cnode_fail(err, QF_ERR_CONFIG, node,
+                       "\"%s\" is invalid; expected %s", redacted_text,
+                       expected);
+    free(redacted_text);
     return st;
 }
 

@@ -98,8 +98,9 @@ static qf_status map_to_cjson(const qf_cnode *node, int canonical,
 
     for (size_t i = 0; i < node->count && st == QF_OK; i++) {
         cJSON *child = NULL;
-        int secret = canonical && (secret_all || qf_config_key_is_secret(keys[i]) ||
-                                   strcmp(keys[i], "headers") == 0);
+        int secret =
+            canonical && (secret_all || qf_config_key_is_secret(keys[i]) ||
+                          strcmp(keys[i], "headers") == 0);
 
         st = convert(qf_cnode_get(node, keys[i]), canonical, secret, &child,
                      err);

@@ -31,8 +31,7 @@ static long userinfo_length(const char *auth)
     const char *at = NULL;
     const char *next_url = strstr(auth, "://");
 
-    for (const char *p = auth; *p != '\0' && !isspace((unsigned char)*p);
-         p++) {
+    for (const char *p = auth; *p != '\0' && !isspace((unsigned char)*p); p++) {
         if (next_url != NULL && p >= next_url)
             break;
         if (*p == '@')
@@ -43,8 +42,7 @@ static long userinfo_length(const char *auth)
 
 /* The next URL with userinfo at or after `from`: sets *auth to the start
  * of its userinfo and returns the userinfo's length, or -1 when none. */
-static long next_userinfo(const char *text, const char *from,
-                          const char **auth)
+static long next_userinfo(const char *text, const char *from, const char **auth)
 {
     for (const char *sep = strstr(from, "://"); sep != NULL;
          sep = strstr(sep + 3, "://")) {

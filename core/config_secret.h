@@ -33,7 +33,7 @@ int qf_cnode_in_headers(const qf_cnode *node);
  * names that variable; otherwise *unset is NULL. *out is malloc'd on
  * success and NULL on failure.
  */
-qf_status qf_cnode_string_unset(const qf_cnode *node, char **out,
-                                char **unset, qf_error *err);
+qf_status qf_cnode_string_unset(const qf_cnode *node, char **out, char **unset,
+                                qf_error *err);
 
 #endif /* QF_CORE_CONFIG_SECRET_H */

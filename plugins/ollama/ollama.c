@@ -339,14 +339,44 @@ static qf_status make_url(ollama_call *call, char **url)
     return QF_OK;
 }
 
+/* The name of a status for log lines, in the words of the host's status
+ * names ("stream_cut"). Plugins cannot call the core's table, so this is a
+ * copy of it. */
+static const char *status_name(qf_status status)
+{
+    switch (status) {
+    case QF_OK: return "ok";
+    case QF_ANSWERED: return "answered";
+    case QF_ERR_INVALID: return "invalid";
+    case QF_ERR_NOMEM: return "out_of_memory";
+    case QF_ERR_NOT_FOUND: return "not_found";
+    case QF_ERR_UNSUPPORTED: return "unsupported";
+    case QF_ERR_IO: return "io";
+    case QF_ERR_CONFIG: return "config";
+    case QF_ERR_ABI: return "abi";
+    case QF_ERR_UPSTREAM: return "upstream";
+    case QF_ERR_CONNECT: return "connect";
+    case QF_ERR_TIMEOUT: return "timeout";
+    case QF_ERR_PROTOCOL: return "protocol";
+    case QF_ERR_STREAM_CUT: return "stream_cut";
+    case QF_ERR_RATE_LIMITED: return "rate_limited";
+    case QF_ERR_BUDGET: return "budget_exceeded";
+    case QF_ERR_REFUSED: return "refused";
+    case QF_ERR_TOO_LARGE: return "too_large";
+    case QF_ERR_CANCELLED: return "cancelled";
+    case QF_ERR_INTERNAL: return "internal";
+    }
+    return "unknown";
+}
+
 static void log_failure(const ollama_call *call, qf_status status)
 {
     const qf_host *host = call->inst->host;
 
     if (!host->log_enabled(call->inst->ctx, QF_LOG_WARN))
         return;
-    host->log(call->inst->ctx, QF_LOG_WARN, "request %s: failed with status %d: %s",
-              host->request_id(call->req), (int)status,
+    host->log(call->inst->ctx, QF_LOG_WARN, "request %s: failed with status %s: %s",
+              host->request_id(call->req), status_name(status),
               host->error_message(call->err));
 }
 

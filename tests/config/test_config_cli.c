@@ -177,6 +177,208 @@ START_TEST(check_reports_errors)
 }
 END_TEST
 
+/* A provider block whose base_url, redis_url and header carry secrets. */
+static const char url_secrets[] =
+    "providers:\n"                                                      /* 1 */
+    "  text:\n"                                                         /* 2 */
+    "    default: openai\n"                                             /* 3 */
+    "    openai:\n"                                                     /* 4 */
+    "      base_url: http://user:${OPENAI_API_KEY}@127.0.0.1:8089/v1\n" /* 5 */
+    "      api_key: ${OPENAI_API_KEY}\n"                                /* 6 */
+    "      model: gpt-4o\n"                                             /* 7 */
+    "      redis_url: \"redis://:hunter2-pw@127.0.0.1:6379/0\"\n"       /* 8 */
+    "      headers:\n"                                                  /* 9 */
+    "        X-Custom: ${OPENAI_API_KEY}\n"                             /* 10 */
+    "        X-Plain: plain-header-value\n";                            /* 11 */
+
+static void assert_no_secret(const qf_test_run *run)
+{
+    ck_assert_ptr_null(strstr(run->out, "sk-cli-secret-123"));
+    ck_assert_ptr_null(strstr(run->err, "sk-cli-secret-123"));
+    ck_assert_ptr_null(strstr(run->out, "hunter2-pw"));
+    ck_assert_ptr_null(strstr(run->out, "plain-header-value"));
+}
+
+START_TEST(show_redacts_urls_and_headers)
+{
+    static const char *const args[] = {"config", "show", "--role", "plotwright",
+                                       NULL};
+    char *config = qf_test_write_file(state_dir, "plugins.yml", url_secrets);
+    qf_test_run run;
+
+    ck_assert_ptr_nonnull(config);
+    run_qf(config, args, 1, &run);
+    ck_assert_msg(run.exit_code == 0, "exit %d: %s", run.exit_code, run.err);
+    assert_line(run.out,
+                "  provider.settings.base_url = http://***@127.0.0.1:8089/v1"
+                "  [provider, %s:5:17]",
+                config);
+    assert_line(run.out,
+                "  provider.settings.redis_url = redis://***@127.0.0.1:6379/0"
+                "  [provider, %s:8:18]",
+                config);
+    assert_line(run.out,
+                "  provider.settings.headers.X-Custom = ***  [provider, "
+                "%s:10:19]",
+                config);
+    assert_line(run.out,
+                "  provider.settings.headers.X-Plain = ***  [provider, "
+                "%s:11:18]",
+                config);
+    assert_no_secret(&run);
+    qf_test_run_free(&run);
+    free(config);
+}
+END_TEST
+
+START_TEST(show_json_redacts_urls_and_headers)
+{
+    static const char *const args[] = {"--json", "config",     "show",
+                                       "--role", "plotwright", NULL};
+    char *config = qf_test_write_file(state_dir, "plugins.yml", url_secrets);
+    qf_test_run run;
+
+    ck_assert_ptr_nonnull(config);
+    run_qf(config, args, 1, &run);
+    ck_assert_msg(run.exit_code == 0, "exit %d: %s", run.exit_code, run.err);
+    ck_assert_ptr_nonnull(
+        strstr(run.out, "{\"path\":\"provider.settings.base_url\","
+                        "\"value\":\"http://***@127.0.0.1:8089/v1\","));
+    ck_assert_ptr_nonnull(
+        strstr(run.out, "{\"path\":\"provider.settings.redis_url\","
+                        "\"value\":\"redis://***@127.0.0.1:6379/0\","));
+    ck_assert_ptr_nonnull(
+        strstr(run.out, "{\"path\":\"provider.settings.headers.X-Custom\","
+                        "\"value\":\"***\","));
+    ck_assert_ptr_nonnull(
+        strstr(run.out, "{\"path\":\"provider.settings.headers.X-Plain\","
+                        "\"value\":\"***\","));
+    assert_no_secret(&run);
+    qf_test_run_free(&run);
+    free(config);
+}
+END_TEST
+
+START_TEST(show_names_unset_variable)
+{
+    static const char *const args[] = {"config", "show", "--role", "plotwright",
+                                       NULL};
+    const char *seed = QF_CONFIG_FIXTURES "/seed.yml";
+    char *config = qf_test_write_file(state_dir, "plugins.yml", url_secrets);
+    qf_test_run run;
+
+    run_qf(seed, args, 0, &run);
+    ck_assert_msg(run.exit_code == 0, "exit %d: %s", run.exit_code, run.err);
+    assert_line(run.out,
+                "  provider.settings.api_key = ***  [provider, %s:8:16] "
+                "(unset: OPENAI_API_KEY)",
+                seed);
+    qf_test_run_free(&run);
+
+    /* A value that fails to expand shows as written, never expanded. */
+    run_qf(config, args, 0, &run);
+    ck_assert_msg(run.exit_code == 0, "exit %d: %s", run.exit_code, run.err);
+    assert_line(run.out,
+                "  provider.settings.base_url = http://***@127.0.0.1:8089/v1"
+                "  [provider, %s:5:17] (unset: OPENAI_API_KEY)",
+                config);
+    assert_line(run.out,
+                "  provider.settings.headers.X-Custom = ***  [provider, "
+                "%s:10:19] (unset: OPENAI_API_KEY)",
+                config);
+    qf_test_run_free(&run);
+    free(config);
+}
+END_TEST
+
+START_TEST(show_json_names_unset_variable)
+{
+    static const char *const args[] = {"--json", "config",     "show",
+                                       "--role", "plotwright", NULL};
+    qf_test_run run;
+
+    run_qf(QF_CONFIG_FIXTURES "/seed.yml", args, 0, &run);
+    ck_assert_msg(run.exit_code == 0, "exit %d: %s", run.exit_code, run.err);
+    ck_assert_ptr_nonnull(strstr(
+        run.out,
+        "{\"path\":\"provider.settings.api_key\",\"value\":\"***\","
+        "\"layer\":\"provider\",\"file\":\"" QF_CONFIG_FIXTURES
+        "/seed.yml\",\"line\":8,\"column\":16,\"error\":\"" QF_CONFIG_FIXTURES
+        "/seed.yml:8:16: "
+        "providers.text.openai.api_key: environment variable "
+        "OPENAI_API_KEY is not set; set it or write "
+        "${OPENAI_API_KEY:-default}\",\"unset\":\"OPENAI_API_KEY\"}"));
+    qf_test_run_free(&run);
+}
+END_TEST
+
+START_TEST(check_cache_backend_installed)
+{
+    static const char *const args[] = {"config", "check", NULL};
+    static const char yaml[] = "cache:\n"                       /* 1 */
+                               "  enabled: true\n"              /* 2 */
+                               "  backend: file\n"              /* 3 */
+                               "providers:\n"                   /* 4 */
+                               "  text:\n"                      /* 5 */
+                               "    default: openai\n"          /* 6 */
+                               "    openai:\n"                  /* 7 */
+                               "      api_key: sk-literal-1\n"; /* 8 */
+    char *config = qf_test_write_file(state_dir, "plugins.yml", yaml);
+    char expected[1024];
+    qf_test_run run;
+
+    run_qf(config, args, 0, &run);
+    ck_assert_int_eq(run.exit_code, 2);
+    snprintf(expected, sizeof(expected),
+             "error: %s:3:12: cache.backend: plugin \"file\" is not installed "
+             "in any plugin folder (",
+             config);
+    ck_assert_msg(strncmp(run.out, expected, strlen(expected)) == 0, "%s",
+                  run.out);
+    assert_line(run.out, "13 roles checked, 1 error");
+    qf_test_run_free(&run);
+
+    /* The documented name, and the default when backend is not set. */
+    free(config);
+    config = qf_test_write_file(
+        state_dir, "plugins.yml",
+        "cache: {enabled: true, backend: file_cache}\n"
+        "providers: {text: {default: openai, openai: {api_key: sk-1}}}\n");
+    run_qf(config, args, 0, &run);
+    ck_assert_msg(run.exit_code == 0, "exit %d: %s", run.exit_code, run.out);
+    assert_line(run.out, "13 roles checked, 0 errors");
+    qf_test_run_free(&run);
+    free(config);
+    config = qf_test_write_file(
+        state_dir, "plugins.yml",
+        "cache: {enabled: true}\n"
+        "providers: {text: {default: openai, openai: {api_key: sk-1}}}\n");
+    run_qf(config, args, 0, &run);
+    ck_assert_msg(run.exit_code == 0, "exit %d: %s", run.exit_code, run.out);
+    qf_test_run_free(&run);
+    free(config);
+}
+END_TEST
+
+START_TEST(help_states_show_exit_status)
+{
+    static const char *const args[] = {"config", "--help", NULL};
+    qf_test_run run;
+
+    run_qf(QF_CONFIG_FIXTURES "/seed.yml", args, 0, &run);
+    ck_assert_int_eq(run.exit_code, 0);
+    assert_line(run.out, "show exits with status 2 when a role does not "
+                         "resolve: the role is unknown,");
+    assert_line(run.out, "its provider block is missing or invalid, or its "
+                         "plugin or model names an");
+    assert_line(run.out, "unset ${VAR}. Run check to find every error, unset "
+                         "variables included.");
+    assert_line(run.out, "                 unset ${VAR} prints with "
+                         "\"(unset: VAR)\" instead of failing");
+    qf_test_run_free(&run);
+}
+END_TEST
+
 START_TEST(config_usage_errors)
 {
     static const char *const unknown[] = {"config", "frob", NULL};
@@ -210,6 +412,12 @@ int main(void)
     tcase_add_test(tc, show_missing_plugin);
     tcase_add_test(tc, check_reports_errors);
     tcase_add_test(tc, config_usage_errors);
+    tcase_add_test(tc, show_redacts_urls_and_headers);
+    tcase_add_test(tc, show_json_redacts_urls_and_headers);
+    tcase_add_test(tc, show_names_unset_variable);
+    tcase_add_test(tc, show_json_names_unset_variable);
+    tcase_add_test(tc, check_cache_backend_installed);
+    tcase_add_test(tc, help_states_show_exit_status);
     suite_add_tcase(suite, tc);
     runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

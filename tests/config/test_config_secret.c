@@ -48,15 +48,15 @@ START_TEST(redact_leaves_plain_text)
 END_TEST
 
 static const char url_secrets[] =
-    "providers:\n"                                                 /* 1 */
-    "  text:\n"                                                    /* 2 */
-    "    default: main\n"                                          /* 3 */
-    "    main:\n"                                                  /* 4 */
-    "      plugin: openai\n"                                       /* 5 */
+    "providers:\n"                                                    /* 1 */
+    "  text:\n"                                                       /* 2 */
+    "    default: main\n"                                             /* 3 */
+    "    main:\n"                                                     /* 4 */
+    "      plugin: openai\n"                                          /* 5 */
     "      base_url: \"http://u:${QF_T_URL_PW}@127.0.0.1:8089/v1\"\n" /* 6 */
-    "      redis_url: \"redis://:hunter2@127.0.0.1:6379/0\"\n"     /* 7 */
-    "      headers:\n"                                             /* 8 */
-    "        X-Custom: tok-123\n";                                 /* 9 */
+    "      redis_url: \"redis://:hunter2@127.0.0.1:6379/0\"\n"        /* 7 */
+    "      headers:\n"                                                /* 8 */
+    "        X-Custom: tok-123\n";                                    /* 9 */
 
 START_TEST(instance_key_hashes_urls_and_headers)
 {
@@ -100,13 +100,13 @@ END_TEST
 START_TEST(bad_number_with_url_redacted)
 {
     static const char yaml[] =
-        "providers:\n"                                           /* 1 */
-        "  text:\n"                                              /* 2 */
-        "    default: main\n"                                    /* 3 */
-        "    main:\n"                                            /* 4 */
-        "      plugin: openai\n"                                 /* 5 */
-        "      timeout:\n"                                       /* 6 */
-        "        total_seconds: \"http://u:pw-789@h:1/x\"\n";    /* 7 */
+        "providers:\n"                                        /* 1 */
+        "  text:\n"                                           /* 2 */
+        "    default: main\n"                                 /* 3 */
+        "    main:\n"                                         /* 4 */
+        "      plugin: openai\n"                              /* 5 */
+        "      timeout:\n"                                    /* 6 */
+        "        total_seconds: \"http://u:pw-789@h:1/x\"\n"; /* 7 */
     qf_config *cfg = load_text(yaml);
 
     ck_assert_str_eq(resolve_error(cfg, "plotwright", QF_ERR_CONFIG),

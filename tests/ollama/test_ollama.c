@@ -7,6 +7,7 @@
  * qf-sim logged with their bodies.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "error.h"
+#include "log.h"
 #include "runtime.h"
 #include "testutil.h"
 
@@ -870,6 +872,81 @@ START_TEST(base_url_with_credentials)
 }
 END_TEST
 
+/* Send stderr to dir/stderr.log at `level` until capture_end, which
+ * returns what was logged (the caller frees it). */
+static int capture_begin(qf_log_level level)
+{
+    char *path;
+    int saved = dup(STDERR_FILENO);
+    int fd;
+
+    ck_assert_int_ne(asprintf(&path, "%s/stderr.log", w.dir), -1);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    free(path);
+    qf_log_set_level(level);
+    return saved;
+}
+
+static char *capture_end(int saved)
+{
+    char *path, *logged;
+
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ck_assert_int_ne(asprintf(&path, "%s/stderr.log", w.dir), -1);
+    logged = qf_test_read_file(path, NULL);
+    ck_assert_ptr_nonnull(logged);
+    free(path);
+    return logged;
+}
+
+START_TEST(failure_log_names_status)
+{
+    int saved = capture_begin(QF_LOG_WARN);
+    char *logged;
+
+    open_runtime(w.sim.base_url, "      headers: {X-QF-Sim-Fault: cut}\n");
+    ck_assert_int_eq(run(1), QF_ERR_STREAM_CUT);
+    logged = capture_end(saved);
+    ck_assert_msg(strstr(logged, ": failed with status stream_cut: ollama: "
+                                 "upstream stream was cut before its end") !=
+                      NULL,
+                  "log: %s", logged);
+    ck_assert_ptr_null(strstr(logged, "status -12"));
+    free(logged);
+}
+END_TEST
+
+START_TEST(header_values_not_logged)
+{
+    int saved = capture_begin(QF_LOG_TRACE);
+    char *logged;
+    qf_status first, second;
+
+    open_runtime(w.sim.base_url,
+                 "      headers:\n"
+                 "        X-Custom: hdr-secret-41f0\n"
+                 "        X-QF-Sim-Fault: \"503\"\n"
+                 "        X-QF-Sim-Fault-Times: \"1\"\n");
+    first = run(0);
+    qf_response_free(w.resp);
+    w.resp = NULL;
+    second = run(1);
+    logged = capture_end(saved);
+    ck_assert_int_eq(first, QF_OK);
+    ck_assert_int_eq(second, QF_OK);
+    /* The retry line ran and names no header value. */
+    ck_assert_msg(strstr(logged, "retrying in") != NULL, "log: %s", logged);
+    ck_assert_ptr_null(strstr(logged, "hdr-secret-41f0"));
+    ck_assert_ptr_null(strstr(logged, "X-Custom"));
+    free(logged);
+}
+END_TEST
+
 /* A loopback port with nothing listening: bind, read the port, close. */
 static int closed_port(void)
 {
@@ -951,6 +1028,8 @@ static Suite *ollama_suite(void)
     tcase_add_test(errors, total_timeout);
     tcase_add_test(errors, bad_endpoint_setting);
     tcase_add_test(errors, base_url_with_credentials);
+    tcase_add_test(errors, failure_log_names_status);
+    tcase_add_test(errors, header_values_not_logged);
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         tcase_add_checked_fixture(all[i], setup, teardown);
         tcase_set_timeout(all[i], 60);

@@ -974,7 +974,8 @@ START_TEST(base_url_credentials_rejected)
     saved = capture_begin(QF_LOG_TRACE);
     open_runtime_at(base_url, "", "");
     /* The provider instance is created, and rejected, with the request. */
-    qf_status status = qf_request_create(w.rt, "plotwright", NULL, &req, &w.err);
+    qf_status status =
+        qf_request_create(w.rt, "plotwright", NULL, &req, &w.err);
     char *logged = capture_end(saved);
 
     free(base_url);

@@ -3,6 +3,7 @@
  * key check, PNG images decoded with libpng, the request log, unknown
  * paths, connection reuse and command-line errors.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -306,6 +307,28 @@ START_TEST(bad_option_exit_2)
 }
 END_TEST
 
+START_TEST(port_in_use_named)
+{
+    char *path = qf_test_build_path("bin/qf-sim");
+    char port[16], expected[256];
+    char *argv[] = {path, "--port", port, NULL};
+    qf_test_run run;
+
+    ck_assert_int_eq(qf_test_sim_start(&sim, NULL), 0);
+    snprintf(port, sizeof(port), "%d", sim.port);
+    ck_assert_int_eq(qf_test_run_argv(argv, NULL, NULL, 30, &run), 0);
+    ck_assert_int_eq(run.exit_code, 1);
+    ck_assert_str_eq(run.out, "");
+    snprintf(expected, sizeof(expected),
+             "qf-sim: cannot listen on 127.0.0.1:%d: address already in use; "
+             "stop the other server or choose --port\n",
+             sim.port);
+    ck_assert_str_eq(run.err, expected);
+    qf_test_run_free(&run);
+    free(path);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *suite = suite_create("sim_server");
@@ -325,6 +348,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, body_over_limit_413);
     tcase_add_test(tc, keep_alive_reuses_connection);
     tcase_add_test(tc, bad_option_exit_2);
+    tcase_add_test(tc, port_in_use_named);
     suite_add_tcase(suite, tc);
     return suite;
 }

@@ -2,14 +2,18 @@
  * server.c - the libmicrohttpd daemon of qf-sim: one thread per
  * connection, bound to 127.0.0.1. The access handler collects the upload,
  * parses it as JSON, writes the request log line, checks the bearer key,
- * applies the selected fault and then routes to an endpoint.
+ * applies the selected fault and then routes to an endpoint. qf-sim opens
+ * the listening socket itself, so a failure names the port and the reason.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -195,33 +199,75 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+static void print_listen_error(int port, int error)
+{
+    if (error == EADDRINUSE)
+        fprintf(stderr,
+                "qf-sim: cannot listen on 127.0.0.1:%d: address already in "
+                "use; stop the other server or choose --port\n",
+                port);
+    else
+        fprintf(stderr,
+                "qf-sim: cannot listen on 127.0.0.1:%d: %s; choose another "
+                "--port\n",
+                port, strerror(error));
+}
+
+/* A socket listening on 127.0.0.1:port and the port it got (port 0 picks
+ * a free one), or -1 after printing why. */
+static int listen_socket(int port, int *bound_port)
+{
+    struct sockaddr_in addr = {0};
+    socklen_t len = sizeof(addr);
+    int enable = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0) {
+        print_listen_error(port, errno);
+        return -1;
+    }
+    /* Like libmicrohttpd's own sockets: a restart may reuse the port while
+     * old connections are in TIME_WAIT. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &enable, sizeof(enable));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+        listen(fd, SOMAXCONN) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
+        int error = errno;
+
+        close(fd);
+        print_listen_error(port, error);
+        return -1;
+    }
+    *bound_port = ntohs(addr.sin_port);
+    return fd;
+}
+
 /* Start the daemon on 127.0.0.1:config->port; NULL after printing why. */
 struct MHD_Daemon *sim_server_start(const struct sim_config *config,
                                     int *bound_port)
 {
-    struct sockaddr_in addr = {0};
     struct MHD_Daemon *daemon;
-    const union MHD_DaemonInfo *info;
+    int fd = listen_socket(config->port, bound_port);
 
+    if (fd < 0)
+        return NULL;
     sim_config = config;
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)config->port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-
+    /* The daemon owns the socket from here and closes it when it stops. */
     daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
             MHD_USE_AUTO | MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR, &addr,
+        0, NULL, NULL, on_access, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
     if (daemon == NULL) {
+        close(fd);
         fprintf(stderr,
-                "qf-sim: failed to listen on 127.0.0.1:%d: is the port in "
-                "use? Try --port 0 for a free one\n",
-                config->port);
-        return NULL;
+                "qf-sim: libmicrohttpd could not start on 127.0.0.1:%d; see "
+                "its message above\n",
+                *bound_port);
     }
-    info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-    *bound_port = info != NULL ? info->port : config->port;
     return daemon;
 }

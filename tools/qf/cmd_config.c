@@ -48,11 +48,12 @@ static void print_help(void)
            "installed; exit\n"
            "                 status 2 on any error\n"
            "\n"
-           "show exits with status 2 when a role does not resolve: its "
-           "provider block\n"
-           "is missing or invalid, or its plugin or model names an unset "
-           "${VAR}. Run\n"
-           "check to find every error, unset variables included.\n");
+           "show exits with status 2 when a role does not resolve: the role "
+           "is unknown,\n"
+           "its provider block is missing or invalid, or its plugin or model "
+           "names an\n"
+           "unset ${VAR}. Run check to find every error, unset variables "
+           "included.\n");
 }
 
 static void ctx_close(config_ctx *ctx)
@@ -246,8 +247,8 @@ static cJSON *leaf_json(const qf_cnode *node, const leaf *item, int secret)
     return cJSON_CreateString(text);
 }
 
-static void leaf_add_json(show_out *out, const qf_cnode *node,
-                          const char *path, const leaf *item, int secret)
+static void leaf_add_json(show_out *out, const qf_cnode *node, const char *path,
+                          const leaf *item, int secret)
 {
     cJSON *entry = cJSON_CreateObject();
 
@@ -266,8 +267,7 @@ static void leaf_add_json(show_out *out, const qf_cnode *node,
 }
 
 /* "  path = text  [layer, file:line:column] (unset: VAR)" */
-static void leaf_print(const qf_cnode *node, const char *path,
-                       const leaf *item)
+static void leaf_print(const qf_cnode *node, const char *path, const leaf *item)
 {
     const char *layer = qf_layer_name(qf_cnode_layer(node));
 
@@ -396,13 +396,13 @@ static void show_effective(show_out *out, const qf_role_plan *plan,
 /* Add "model": the model with URL userinfo redacted, or null. */
 static void add_model(cJSON *object, const char *model)
 {
-    char *shown = redacted(model);
+    char *redacted_model = redacted(model);
 
-    if (shown != NULL)
-        cJSON_AddStringToObject(object, "model", shown);
+    if (redacted_model != NULL)
+        cJSON_AddStringToObject(object, "model", redacted_model);
     else
         cJSON_AddNullToObject(object, "model");
-    free(shown);
+    free(redacted_model);
 }
 
 static void print_role_header(const qf_role_plan *plan,
