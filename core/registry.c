@@ -67,7 +67,7 @@ static const char schema_sql[] =
 
 #define ENTRY_COLUMNS                                                          \
     "path, dir, size, mtime, inode, sha256, status, error, id, name, "         \
-    "version, kind, abi, capabilities, options, description, shadowed_by, "   \
+    "version, kind, abi, capabilities, options, description, shadowed_by, "    \
     "mode, dir_mode"
 
 /* --- Small helpers -------------------------------------------------- */
@@ -582,8 +582,9 @@ static qf_status scan_ctx_prepare(scan_ctx *ctx, qf_error *err)
             "?15, ?16, ?17, NULL)",
             &ctx->upsert, err);
     if (status == QF_OK)
-        status = db_prepare(reg, "INSERT OR IGNORE INTO seen (path) VALUES (?1)",
-                            &ctx->seen, err);
+        status =
+            db_prepare(reg, "INSERT OR IGNORE INTO seen (path) VALUES (?1)",
+                       &ctx->seen, err);
     if (status == QF_OK)
         status = db_prepare(reg, "UPDATE seen SET opened = 1 WHERE path = ?1",
                             &ctx->opened, err);
@@ -623,7 +624,8 @@ typedef struct file_state {
 } file_state;
 
 /* Permission bits of the folder that contains `path` after symlinks are
- * resolved, as qf_loader_check_permissions sees it; -1 on failure. */
+ * resolved, which is the folder qf_loader_check_permissions checks; -1 on
+ * failure. */
 static int64_t resolved_dir_mode(const char *path)
 {
     char *real = realpath(path, NULL);
@@ -660,8 +662,7 @@ static void read_file_state(const char *path, file_state *fs)
 }
 
 /* Whether the row of `path` exists and matches the file on disk. */
-static int row_is_current(scan_ctx *ctx, const char *path,
-                          const file_state *fs)
+static int row_is_current(scan_ctx *ctx, const char *path, const file_state *fs)
 {
     sqlite3_stmt *s = ctx->lookup;
     int current = 0;
@@ -1025,8 +1026,7 @@ static qf_status resolve_ids(qf_registry *reg, qf_error *err)
 
 /* The path of a loaded file with the same name as `path` in a folder after
  * `dir_index`, or NULL. The caller frees it. */
-static char *later_same_name(qf_registry *reg, const char *path,
-                             int dir_index)
+static char *later_same_name(qf_registry *reg, const char *path, int dir_index)
 {
     const char *slash = strrchr(path, '/');
     sqlite3_stmt *stmt = NULL;

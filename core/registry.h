@@ -3,7 +3,7 @@
  * directories.
  *
  * A row is current while the file's path, size, mtime, inode, permission
- * bits and the permission bits of its resolved folder match; otherwise the
+ * bits and the permission bits of its resolved folder match. Otherwise the
  * file is scanned again. A change of the host's ABI rescans everything.
  * Files that vanished are removed. Listing and validating plugins read the
  * registry alone; only plugins a configuration uses are opened at run
@@ -25,20 +25,21 @@ typedef struct qf_registry_entry {
     int64_t size;
     int64_t mtime;
     int64_t inode;
-    char *sha256;     /* hex */
-    char *status;     /* "ok", "incompatible", "failed", "disabled" */
-    char *error;      /* NULL when status is ok */
-    char *id;         /* NULL when the descriptor was never read */
+    char *sha256; /* hex */
+    char *status; /* "ok", "incompatible", "failed", "disabled" */
+    char *error;  /* NULL when status is ok */
+    char *id;     /* NULL when the descriptor was never read */
     char *name;
     char *version;
-    char *kind;       /* "provider", "middleware", "cache_backend" */
-    char *abi;        /* "1.0" */
+    char *kind;         /* "provider", "middleware", "cache_backend" */
+    char *abi;          /* "1.0" */
     char *capabilities; /* JSON array */
-    char *options;      /* JSON array of {name,type,default,required,secret,description} */
+    char *options;      /* JSON array of
+                           {name,type,default,required,secret,description} */
     char *description;
-    char *shadowed_by;  /* path of the file that wins, or NULL */
-    int64_t mode;       /* permission bits of the file, -1 when unknown */
-    int64_t dir_mode;   /* permission bits of its resolved folder, or -1 */
+    char *shadowed_by; /* path of the file that wins, or NULL */
+    int64_t mode;      /* permission bits of the file, -1 when unknown */
+    int64_t dir_mode;  /* permission bits of its resolved folder, or -1 */
 } qf_registry_entry;
 
 typedef struct qf_scan_report {
@@ -50,7 +51,8 @@ typedef struct qf_scan_report {
 
 /* Open or create the registry database at `db_path`; its folder is created
  * with mode 0700 when missing. */
-qf_status qf_registry_open(const char *db_path, qf_registry **out, qf_error *err);
+qf_status qf_registry_open(const char *db_path, qf_registry **out,
+                           qf_error *err);
 void qf_registry_close(qf_registry *reg);
 
 /*

@@ -195,8 +195,8 @@ static qf_status apply_step(qf_state *st, const path_hop *hop, qf_error *err)
                      : hop->step->downgrade(st->db, err);
     snprintf(sql, sizeof(sql), "UPDATE schema_info SET version = '%s'", target);
     if (status == QF_OK)
-        status = qf_state_sql_exec(st->db, sql, "updating the schema version",
-                                   err);
+        status =
+            qf_state_sql_exec(st->db, sql, "updating the schema version", err);
     if (status != QF_OK)
         qf_error_prefix(err, "migration step %s -> %s failed", st->version,
                         target);

@@ -140,8 +140,8 @@ static qf_status run_init(state_ctx *ctx)
         if (!*name)
             name = "project";
     }
-    status = qf_state_project_create(ctx->st, name, a->author,
-                                     a->description, a->force, &ctx->err);
+    status = qf_state_project_create(ctx->st, name, a->author, a->description,
+                                     a->force, &ctx->err);
     if (status != QF_OK)
         return status;
     snprintf(message, sizeof(message),
