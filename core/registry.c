@@ -1073,6 +1073,9 @@ static void log_rejected_row(qf_registry *reg, sqlite3_stmt *row)
  * may be a plugin that a later folder's copy now replaces unnoticed. The
  * level is warn when the file was opened in this scan or a later folder
  * has a file of the same name, and info for a known, unchanged rejection.
+ * NOTE: such a file cannot keep a later copy of its plugin from loading,
+ * because its id is unknown; this log line and its row are all that show
+ * it.
  */
 static void log_rejected(qf_registry *reg)
 {
