@@ -233,8 +233,8 @@ int qf_check_capabilities(const qf_check_options *opts, qf_check_out *out)
     for (size_t i = 0; d->capabilities != NULL && d->capabilities[i]; i++) {
         const char *cap = d->capabilities[i];
 
-        if (strcmp(cap, QF_CAP_TEXT) && strcmp(cap, QF_CAP_STREAM) &&
-            strcmp(cap, QF_CAP_IMAGE))
+        if (strcmp(cap, QF_CAP_TEXT) != 0 && strcmp(cap, QF_CAP_STREAM) != 0 &&
+            strcmp(cap, QF_CAP_IMAGE) != 0)
             qf_check_report(out, QF_CHECK_WARN, "capabilities",
                             "use text, stream or image",
                             "unknown capability \"%s\"", cap);

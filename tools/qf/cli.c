@@ -18,9 +18,13 @@ int qf_cli_fail(const qf_cli *cli, const qf_error *err)
         cJSON_AddStringToObject(error, "message", err->message);
         if (err->http_status > 0)
             cJSON_AddNumberToObject(error, "http_status", err->http_status);
-        if (err->retry_after_ms >= 0)
+        if (err->retry_after_ms >= 0) {
+            /* Whole seconds, rounded up. */
+            int64_t seconds = (err->retry_after_ms + 999) / 1000;
+
             cJSON_AddNumberToObject(error, "retry_after_seconds",
-                                    (double)((err->retry_after_ms + 999) / 1000));
+                                    (double)seconds);
+        }
         qf_cli_print_json(root);
     } else {
         fprintf(stderr, "qf: error: %s\n", err->message);
