@@ -177,7 +177,9 @@ START_TEST(check_reports_errors)
 }
 END_TEST
 
-/* A provider block whose base_url, redis_url and header carry secrets. */
+/* A provider block whose base_url, redis_url, headers and rate limit
+ * store carry secrets. The rate_limit plugin's schema flags its redis_url
+ * as secret, so that one prints as *** whole. */
 static const char url_secrets[] =
     "providers:\n"                                                      /* 1 */
     "  text:\n"                                                         /* 2 */
@@ -189,7 +191,11 @@ static const char url_secrets[] =
     "      redis_url: \"redis://:hunter2-pw@127.0.0.1:6379/0\"\n"       /* 8 */
     "      headers:\n"                                                  /* 9 */
     "        X-Custom: ${OPENAI_API_KEY}\n"                             /* 10 */
-    "        X-Plain: plain-header-value\n";                            /* 11 */
+    "        X-Plain: plain-header-value\n"                             /* 11 */
+    "      rate_limit:\n"                                               /* 12 */
+    "        requests_per_minute: 60\n"                                 /* 13 */
+    "        redis_url: \"redis://:limit-pw@127.0.0.1:6379/1\"\n";
+/* 14 */ /* 11 */
 
 static void assert_no_secret(const qf_test_run *run)
 {
@@ -197,6 +203,7 @@ static void assert_no_secret(const qf_test_run *run)
     ck_assert_ptr_null(strstr(run->err, "sk-cli-secret-123"));
     ck_assert_ptr_null(strstr(run->out, "hunter2-pw"));
     ck_assert_ptr_null(strstr(run->out, "plain-header-value"));
+    ck_assert_ptr_null(strstr(run->out, "limit-pw"));
 }
 
 START_TEST(show_redacts_urls_and_headers)
@@ -224,6 +231,9 @@ START_TEST(show_redacts_urls_and_headers)
     assert_line(run.out,
                 "  provider.settings.headers.X-Plain = ***  [provider, "
                 "%s:11:18]",
+                config);
+    assert_line(run.out,
+                "  chain[0].settings.redis_url = ***  [provider, %s:14:20]",
                 config);
     assert_no_secret(&run);
     qf_test_run_free(&run);
@@ -253,7 +263,35 @@ START_TEST(show_json_redacts_urls_and_headers)
     ck_assert_ptr_nonnull(
         strstr(run.out, "{\"path\":\"provider.settings.headers.X-Plain\","
                         "\"value\":\"***\","));
+    ck_assert_ptr_nonnull(strstr(run.out,
+                                 "{\"path\":\"chain[0].settings.redis_url\","
+                                 "\"value\":\"***\","));
     assert_no_secret(&run);
+    qf_test_run_free(&run);
+    free(config);
+}
+END_TEST
+
+START_TEST(show_redacts_cache_redis_url)
+{
+    static const char *const args[] = {"config", "show", "--role", "plotwright",
+                                       NULL};
+    static const char yaml[] =
+        "cache:\n"                                              /* 1 */
+        "  enabled: true\n"                                     /* 2 */
+        "  backend: redis_cache\n"                              /* 3 */
+        "  redis_url: \"redis://:cache-pw@127.0.0.1:6379/0\"\n" /* 4 */
+        "providers: {text: {default: openai, openai: {}}}\n";   /* 5 */
+    char *config = qf_test_write_file(state_dir, "plugins.yml", yaml);
+    qf_test_run run;
+
+    run_qf(config, args, 0, &run);
+    ck_assert_msg(run.exit_code == 0, "exit %d: %s", run.exit_code, run.err);
+    assert_line(run.out,
+                "  chain[0].settings.redis_url = redis://***@127.0.0.1:6379/0"
+                "  [global, %s:4:14]",
+                config);
+    ck_assert_ptr_null(strstr(run.out, "cache-pw"));
     qf_test_run_free(&run);
     free(config);
 }
@@ -414,6 +452,7 @@ int main(void)
     tcase_add_test(tc, config_usage_errors);
     tcase_add_test(tc, show_redacts_urls_and_headers);
     tcase_add_test(tc, show_json_redacts_urls_and_headers);
+    tcase_add_test(tc, show_redacts_cache_redis_url);
     tcase_add_test(tc, show_names_unset_variable);
     tcase_add_test(tc, show_json_names_unset_variable);
     tcase_add_test(tc, check_cache_backend_installed);
