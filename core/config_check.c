@@ -88,7 +88,7 @@ static qf_status check_number(resolver *rs, const qf_cnode *node, int count)
 static qf_status check_choice(resolver *rs, const qf_cnode *node,
                               const char *choices)
 {
-    char *value = NULL, *unset = NULL;
+    char *value = NULL, *unset = NULL, *redacted_value;
     qf_status st = qf_cnode_string_unset(node, &value, &unset, rs->err);
     size_t len;
     const char *at;
@@ -111,10 +111,15 @@ static qf_status check_choice(resolver *rs, const qf_cnode *node,
             return QF_OK;
         }
     }
+    /* A value such as redis://:pw@host must not reach the message. */
+    redacted_value = qf_config_redact_urls(value);
+    free(value);
+    if (redacted_value == NULL)
+        return qf_resolve_nomem(rs);
     st = qf_cnode_fail(rs->err, QF_ERR_CONFIG, node,
                        "\"%s\" is not a valid choice; expected one of: %s",
-                       value, choices);
-    free(value);
+                       redacted_value, choices);
+    free(redacted_value);
     return st;
 }
 

@@ -118,6 +118,28 @@ START_TEST(bad_number_with_url_redacted)
 }
 END_TEST
 
+START_TEST(bad_choice_with_url_redacted)
+{
+    static const char yaml[] =
+        "providers:\n"                                      /* 1 */
+        "  text:\n"                                         /* 2 */
+        "    default: main\n"                               /* 3 */
+        "    main:\n"                                       /* 4 */
+        "      plugin: openai\n"                            /* 5 */
+        "      rate_limit:\n"                               /* 6 */
+        "        requests_per_minute: 60\n"                 /* 7 */
+        "        on_limit: \"redis://:pw-321@h:6379/0\"\n"; /* 8 */
+    qf_config *cfg = load_text(yaml);
+
+    ck_assert_str_eq(resolve_error(cfg, "plotwright", QF_ERR_CONFIG),
+                     "plugins.yml:8:19: "
+                     "providers.text.main.rate_limit.on_limit: "
+                     "\"redis://***@h:6379/0\" is not a valid choice; "
+                     "expected one of: fail, wait");
+    qf_config_free(cfg);
+}
+END_TEST
+
 /* The error of expanding the node at `path`, with the unset variable. */
 static const char *expand_error(const qf_cnode *root, const char *path,
                                 char **unset)
@@ -208,6 +230,7 @@ Suite *config_secret_suite(void)
     tcase_add_test(tc, instance_key_hashes_urls_and_headers);
     tcase_add_test(tc, unset_variable_in_base_url_resolves);
     tcase_add_test(tc, bad_number_with_url_redacted);
+    tcase_add_test(tc, bad_choice_with_url_redacted);
     tcase_add_test(tc, reference_in_secret_not_quoted);
     tcase_add_test(tc, unset_variable_named);
     suite_add_tcase(suite, tc);

@@ -446,6 +446,17 @@ static cJSON *role_json(const qf_role_plan *plan, const plan_plugins *plugins)
     return root;
 }
 
+/* Replace the userinfo of any URL in err's message with ***. */
+static void redact_error(qf_error *err)
+{
+    char *message = qf_config_redact_urls(err->message);
+
+    if (message == NULL)
+        return;
+    snprintf(err->message, sizeof(err->message), "%s", message);
+    free(message);
+}
+
 static int show_role(const qf_cli *cli, config_ctx *ctx, const char *role)
 {
     qf_role_plan *plan = NULL;
@@ -455,8 +466,10 @@ static int show_role(const qf_cli *cli, config_ctx *ctx, const char *role)
     qf_error err;
 
     qf_error_init(&err);
-    if (qf_config_resolve_role(ctx->cfg, role, NULL, &plan, &err) != QF_OK)
+    if (qf_config_resolve_role(ctx->cfg, role, NULL, &plan, &err) != QF_OK) {
+        redact_error(&err);
         return qf_cli_fail(cli, &err);
+    }
     if (plugins_lookup(ctx, plan, &plugins) != 0) {
         plugins_clear(&plugins);
         qf_role_plan_free(plan);
@@ -545,6 +558,7 @@ static int show_all(const qf_cli *cli, config_ctx *ctx)
         qf_role_plan *plan = NULL;
         qf_registry_entry entry;
         const char *status = NULL;
+        char *error;
 
         qf_error_init(&err);
         if (role_unused(ctx, roles[i])) {
@@ -558,7 +572,10 @@ static int show_all(const qf_cli *cli, config_ctx *ctx)
             status = plugin_status(ctx, plan->provider_plugin, &entry);
         else
             failed++;
-        list_row(cli, rows, roles[i], plan, status, err.message);
+        error = qf_config_redact_urls(err.message);
+        list_row(cli, rows, roles[i], plan, status,
+                 error != NULL ? error : "out of memory");
+        free(error);
         if (plan != NULL)
             qf_registry_entry_clear(&entry);
         qf_role_plan_free(plan);
