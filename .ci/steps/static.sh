@@ -16,7 +16,7 @@ build=build-static
 jobs=$(nproc)
 cmake -S . -B "$build" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
     -DQF_BUILD_TESTS=OFF -DQF_BUILD_BENCH=OFF >/dev/null
-# Generated headers (if any) must exist before analysis.
+# A full build first, so that every file in compile_commands.json compiles.
 cmake --build "$build" -j"$jobs" >/dev/null
 
 echo "clang-tidy $(clang-tidy --version | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -1)"
@@ -28,8 +28,8 @@ run-clang-tidy -p "$build" -quiet -j "$jobs" \
 }
 echo "clang-tidy: clean"
 
-# cJSON.h is force-included so cppcheck knows the cJSON_ArrayForEach macro;
-# other system headers stay unresolved (missingIncludeSystem).
+# cJSON.h is force-included so that cppcheck expands the cJSON_ArrayForEach
+# macro. Other system headers stay unresolved (missingIncludeSystem).
 includes=(-I core -I sdk/include)
 for dir in plugins/*/ tools/*/; do
     includes+=(-I "$dir")

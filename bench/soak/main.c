@@ -3,10 +3,10 @@
  * the runtime, printing open file descriptors and resident set size every
  * `interval` requests, so a leak of either shows as a rising column.
  *
- * By default the role's provider is openai against a qf-sim this program
- * starts on a free loopback port, with the cache on; prompts cycle over
- * `distinct` values, so most requests are cache hits and the rest go to
- * qf-sim. With --echo the provider is the in-process test_echo plugin.
+ * By default the role's provider is openai against a qf-sim that this
+ * program starts on a free loopback port, with the cache on. Prompts cycle
+ * over `distinct` values, so most requests are cache hits and the rest go
+ * to qf-sim. With --echo the provider is the in-process test_echo plugin.
  * Every successful call also writes a ledger row.
  */
 #include <dirent.h>
@@ -41,7 +41,7 @@ static int count_fds(void)
             n++;
     }
     closedir(dir);
-    return n - 1; /* the descriptor opendir itself holds */
+    return n - 1; /* minus the descriptor of the open directory stream */
 }
 
 /* Resident set size in KiB from /proc/self/status, or -1. */
