@@ -1,7 +1,8 @@
 /*
  * check.h - shared pieces of qf-plugin-check: findings, the isolated
  * runner that executes each check in a forked child with a time limit, and
- * the test host (a fake qf_host with its own requests and responses).
+ * the test host (a fake qf_host with its own context, config, logging and
+ * clock, and core's requests and responses).
  */
 #ifndef QF_PLUGIN_CHECK_H
 #define QF_PLUGIN_CHECK_H

@@ -1,7 +1,7 @@
 /*
  * host.c - the test host of qf-plugin-check: a complete qf_host table over
- * tiny context, request and response objects of its own, so a plugin runs
- * without any configuration file or runtime.
+ * a tiny context of its own and core's requests and responses, so a plugin
+ * runs without any configuration file or runtime.
  *
  * Settings are flat "dotted.key" -> text pairs. The clock is real but
  * sleep_ms only advances a virtual offset, so retry loops finish at once.
