@@ -10,48 +10,22 @@
 
 #include "cache_fixture.h"
 
-_Atomic long long cache_test_now_ms = 1767225600000LL; /* 2026-01-01 UTC */
-
-static int64_t test_now_ms(void *user)
-{
-    return atomic_load(&cache_test_now_ms);
-}
-
-static int64_t test_monotonic_ns(void *user)
-{
-    return atomic_load(&cache_test_now_ms) * 1000000;
-}
-
-static void test_sleep_ms(void *user, int64_t ms)
-{
-    atomic_fetch_add(&cache_test_now_ms, ms);
-}
-
-const qf_clock cache_test_clock = {test_now_ms, test_monotonic_ns,
-                                   test_sleep_ms, NULL};
+qf_test_clock cache_test_clock =
+    QF_TEST_CLOCK_AT(cache_test_clock, 1767225600000LL); /* 2026-01-01 */
 
 qf_runtime *cache_test_runtime(const char *dir, const char *yaml,
                                int system_clock, int scan)
 {
     char *text = NULL;
-    char *path;
     qf_runtime_options opts = {0};
-    qf_runtime *rt = NULL;
-    qf_error err;
+    qf_runtime *rt;
 
     ck_assert_int_ge(asprintf(&text, "state_dir: %s/state\n%s", dir,
                               yaml ? yaml : ""),
                      0);
-    path = qf_test_write_file(dir, "plugins.yml", text);
-    ck_assert_ptr_nonnull(path);
-
-    opts.config_path = path;
-    opts.clock = system_clock ? NULL : &cache_test_clock;
+    opts.clock = system_clock ? NULL : &cache_test_clock.vtable;
     opts.no_registry_scan = !scan;
-    qf_error_init(&err);
-    if (qf_runtime_open(&opts, &rt, &err) != QF_OK)
-        ck_abort_msg("runtime open failed: %s", err.message);
-    free(path);
+    rt = qf_test_runtime_open(dir, "plugins.yml", text, opts);
     free(text);
     return rt;
 }

@@ -8,10 +8,10 @@
 
 #include "error.h"
 #include "runtime.h"
+#include "testruntime.h"
 
-/* The test clock: wall time in ms, changed by the tests. */
-extern _Atomic long long cache_test_now_ms;
-extern const qf_clock cache_test_clock;
+/* The test clock, at 2026-01-01 UTC until a test changes now_ms. */
+extern qf_test_clock cache_test_clock;
 
 /*
  * Write `yaml` (state_dir: is prepended, pointing at dir/state) to

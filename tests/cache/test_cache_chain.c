@@ -86,7 +86,7 @@ static void setup(void)
     ck_assert_int_ge(asprintf(&yaml, config_format, QF_TEST_BUILD_DIR,
                               sim.base_url, sim.base_url, tmp),
                      0);
-    atomic_store(&cache_test_now_ms, 1767225600000LL);
+    atomic_store(&cache_test_clock.now_ms, 1767225600000LL);
     rt = cache_test_runtime(tmp, yaml, 0, 1);
     free(yaml);
 }
@@ -181,7 +181,7 @@ START_TEST(second_request_is_hit)
 
     ck_assert_int_eq(run_ok("plotwright", "hello world", NULL), 0);
     ck_assert_int_eq(upstream_requests(), 1);
-    atomic_fetch_add(&cache_test_now_ms, 5000);
+    atomic_fetch_add(&cache_test_clock.now_ms, 5000);
 
     ck_assert_int_eq(run("plotwright", "hello world", NULL, &resp), QF_OK);
     ck_assert_int_eq(upstream_requests(), 1);
@@ -204,9 +204,9 @@ END_TEST
 START_TEST(ttl_expires_entry)
 {
     ck_assert_int_eq(run_ok("plotwright", "short life", NULL), 0);
-    atomic_fetch_add(&cache_test_now_ms, 59999);
+    atomic_fetch_add(&cache_test_clock.now_ms, 59999);
     ck_assert_int_eq(run_ok("plotwright", "short life", NULL), 1);
-    atomic_fetch_add(&cache_test_now_ms, 1);
+    atomic_fetch_add(&cache_test_clock.now_ms, 1);
     ck_assert_int_eq(run_ok("plotwright", "short life", NULL), 0);
     ck_assert_int_eq(upstream_requests(), 2);
 }
@@ -476,7 +476,7 @@ START_TEST(role_ttl_overrides_provider)
 {
     ck_assert_int_eq(run_ok("book_binder", "bind it", NULL), 0);
     ck_assert_int_eq(run_ok("plotwright", "plot it", NULL), 0);
-    atomic_fetch_add(&cache_test_now_ms, 6000);
+    atomic_fetch_add(&cache_test_clock.now_ms, 6000);
     ck_assert_int_eq(run_ok("book_binder", "bind it", NULL), 0);
     ck_assert_int_eq(run_ok("plotwright", "plot it", NULL), 1);
     ck_assert_int_eq(upstream_requests(), 3);
@@ -519,7 +519,7 @@ START_TEST(background_prune_removes_expired)
      * runtime waits for. */
     ck_assert_int_eq(run_ok("gatekeeper", "first", NULL), 0);
     ck_assert_int_eq(run_ok("gatekeeper", "second", NULL), 0);
-    atomic_fetch_add(&cache_test_now_ms, 11000);
+    atomic_fetch_add(&cache_test_clock.now_ms, 11000);
     ck_assert_int_eq(run_ok("gatekeeper", "third", NULL), 0);
     qf_runtime_close(rt);
 

@@ -29,7 +29,7 @@ static void setup(void)
     ck_assert_ptr_nonnull(tmp);
     ck_assert_int_ge(asprintf(&cache_dir, "%s/entries", tmp), 0);
     snprintf(dir_setting, sizeof(dir_setting), "dir=%s", cache_dir);
-    atomic_store(&cache_test_now_ms, 1767225600000LL);
+    atomic_store(&cache_test_clock.now_ms, 1767225600000LL);
     rt = cache_test_runtime(tmp, NULL, 0, 1);
 }
 
@@ -149,12 +149,12 @@ START_TEST(ttl_expiry)
     path = cache_test_entry_path(cache_dir, key);
     put(b, key, "short-lived", 10);
 
-    atomic_fetch_add(&cache_test_now_ms, 9999);
+    atomic_fetch_add(&cache_test_clock.now_ms, 9999);
     value = get(b, key, NULL);
     ck_assert_str_eq(value, "short-lived");
     free(value);
 
-    atomic_fetch_add(&cache_test_now_ms, 1);
+    atomic_fetch_add(&cache_test_clock.now_ms, 1);
     ck_assert_ptr_null(get(b, key, NULL));
     ck_assert(!exists(path));
     s = stats(b);
@@ -174,7 +174,7 @@ START_TEST(zero_ttl_never_expires)
 
     cache_test_key(4, key);
     put(b, key, "forever", 0);
-    atomic_fetch_add(&cache_test_now_ms, 10LL * 365 * 86400 * 1000);
+    atomic_fetch_add(&cache_test_clock.now_ms, 10LL * 365 * 86400 * 1000);
     value = get(b, key, NULL);
     ck_assert_str_eq(value, "forever");
     free(value);
@@ -196,7 +196,7 @@ START_TEST(prune_removes_expired_only)
     }
     cache_test_key(20, key);
     put(b, key, "kept", 100);
-    atomic_fetch_add(&cache_test_now_ms, 11000);
+    atomic_fetch_add(&cache_test_clock.now_ms, 11000);
 
     qf_error_init(&err);
     ck_assert_int_eq(b.vt->prune(b.inst, &removed, &err), QF_OK);
@@ -287,12 +287,12 @@ START_TEST(lru_eviction_order)
     /* Access times have a resolution of one minute, so steps are 61 s. */
     for (int i = 0; i < 3; i++) {
         put(b, keys[i], "0123456789", 0);
-        atomic_fetch_add(&cache_test_now_ms, 61000);
+        atomic_fetch_add(&cache_test_clock.now_ms, 61000);
     }
     value = get(b, keys[0], NULL); /* key 0 is now the most recent */
     ck_assert_str_eq(value, "0123456789");
     free(value);
-    atomic_fetch_add(&cache_test_now_ms, 61000);
+    atomic_fetch_add(&cache_test_clock.now_ms, 61000);
     put(b, keys[3], "0123456789", 0);
 
     ck_assert_ptr_null(get(b, keys[1], NULL));

@@ -24,38 +24,11 @@
 #include "error.h"
 #include "log.h"
 #include "runtime.h"
+#include "testruntime.h"
 #include "testutil.h"
 
 #define PROMPT "hello there world" /* 17 bytes, so 5 prompt tokens */
-#define MAX_SLEEPS 16
 #define MAX_CHUNKS 64
-
-/* A clock that never waits: sleeps are recorded and advance time. */
-typedef struct fake_clock {
-    int64_t now_ms;
-    int64_t sleeps[MAX_SLEEPS];
-    int sleep_count;
-} fake_clock;
-
-static int64_t fake_now_ms(void *user)
-{
-    return ((fake_clock *)user)->now_ms;
-}
-
-static int64_t fake_monotonic_ns(void *user)
-{
-    return ((fake_clock *)user)->now_ms * 1000000;
-}
-
-static void fake_sleep_ms(void *user, int64_t ms)
-{
-    fake_clock *clock = user;
-
-    if (clock->sleep_count < MAX_SLEEPS)
-        clock->sleeps[clock->sleep_count] = ms;
-    clock->sleep_count++;
-    clock->now_ms += ms;
-}
 
 /* Chunks the caller's stream sink received. */
 typedef struct chunks {
@@ -86,8 +59,7 @@ typedef struct world {
     char *dir;
     char *log_path;
     qf_test_sim sim;
-    fake_clock clock;
-    qf_clock clock_vtable;
+    qf_test_clock clock;
     qf_runtime *rt;
     qf_response *resp;
     qf_error err;
@@ -111,11 +83,7 @@ static void setup(void)
 {
     memset(&w, 0, sizeof(w));
     qf_error_init(&w.err);
-    w.clock.now_ms = INT64_C(1767225600000); /* 2026-01-01T00:00:00Z */
-    w.clock_vtable.now_ms = fake_now_ms;
-    w.clock_vtable.monotonic_ns = fake_monotonic_ns;
-    w.clock_vtable.sleep_ms = fake_sleep_ms;
-    w.clock_vtable.user = &w.clock;
+    qf_test_clock_init(&w.clock, INT64_C(1767225600000)); /* 2026-01-01Z */
     world_start_sim();
 }
 
@@ -135,8 +103,7 @@ static void teardown(void)
  * the provider block) and open the runtime on it. */
 static void open_runtime(const char *base_url, const char *provider_extra)
 {
-    char *text, *path, *plugins = qf_test_build_path("plugins");
-    qf_runtime_options options;
+    char *text, *plugins = qf_test_build_path("plugins");
 
     ck_assert_int_ne(asprintf(&text,
                               "state_dir: state\n"
@@ -155,16 +122,9 @@ static void open_runtime(const char *base_url, const char *provider_extra)
         free(text);
         text = more;
     }
-    path = qf_test_write_file(w.dir, "plugins.yml", text);
-    ck_assert_ptr_nonnull(path);
-
-    memset(&options, 0, sizeof(options));
-    options.config_path = path;
-    options.clock = &w.clock_vtable;
-    ck_assert_msg(qf_runtime_open(&options, &w.rt, &w.err) == QF_OK,
-                  "runtime open failed: %s", w.err.message);
+    w.rt = qf_test_runtime_open(w.dir, "plugins.yml", text,
+                                (qf_runtime_options){.clock = &w.clock.vtable});
     free(text);
-    free(path);
     free(plugins);
 }
 

@@ -19,48 +19,13 @@
 #include "error.h"
 #include "log.h"
 #include "runtime.h"
+#include "testruntime.h"
 #include "testutil.h"
 
 #define PROMPT     "hello there world" /* 17 bytes: 5 prompt tokens */
 #define REPLY      "Echo: hello there world"
 #define API_KEY    "sk-test-7f3a9c2e5b"
-#define MAX_SLEEPS 16
 #define MAX_CHUNKS 64
-
-/* Real UTC time plus the time slept: the sim's HTTP dates use the real
- * clock, and sleeping costs nothing. */
-typedef struct fake_clock {
-    int64_t slept_ms;
-    int64_t sleeps[MAX_SLEEPS];
-    int sleep_count;
-} fake_clock;
-
-static int64_t real_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t fake_now_ms(void *user)
-{
-    return real_ms() + ((fake_clock *)user)->slept_ms;
-}
-
-static int64_t fake_monotonic_ns(void *user)
-{
-    return fake_now_ms(user) * 1000000;
-}
-
-static void fake_sleep_ms(void *user, int64_t ms)
-{
-    fake_clock *clock = user;
-
-    if (clock->sleep_count < MAX_SLEEPS)
-        clock->sleeps[clock->sleep_count] = ms;
-    clock->sleep_count++;
-    clock->slept_ms += ms;
-}
 
 typedef struct chunks {
     char *items[MAX_CHUNKS];
@@ -81,8 +46,7 @@ static struct {
     char *dir;
     char *log_path;
     qf_test_sim sim;
-    fake_clock clock;
-    qf_clock clock_vtable;
+    qf_test_clock clock; /* real time: the sim's HTTP dates use it */
     const char *image_extra; /* YAML lines for the image provider block */
     qf_runtime *rt;
     qf_response *resp;
@@ -109,10 +73,7 @@ static void setup(void)
 {
     memset(&w, 0, sizeof(w));
     qf_error_init(&w.err);
-    w.clock_vtable.now_ms = fake_now_ms;
-    w.clock_vtable.monotonic_ns = fake_monotonic_ns;
-    w.clock_vtable.sleep_ms = fake_sleep_ms;
-    w.clock_vtable.user = &w.clock;
+    qf_test_clock_init_real(&w.clock);
     start_sim(API_KEY);
 }
 
@@ -137,8 +98,7 @@ static void teardown(void)
 static void open_runtime_at(const char *base_url, const char *extra,
                             const char *headers)
 {
-    char *text, *path, *plugins = qf_test_build_path("plugins");
-    qf_runtime_options options;
+    char *text, *plugins = qf_test_build_path("plugins");
 
     ck_assert_int_ne(
         asprintf(&text,
@@ -170,16 +130,9 @@ static void open_runtime_at(const char *base_url, const char *extra,
         free(text);
         text = more;
     }
-    path = qf_test_write_file(w.dir, "plugins.yml", text);
-    ck_assert_ptr_nonnull(path);
-
-    memset(&options, 0, sizeof(options));
-    options.config_path = path;
-    options.clock = &w.clock_vtable;
-    ck_assert_msg(qf_runtime_open(&options, &w.rt, &w.err) == QF_OK,
-                  "runtime open failed: %s", w.err.message);
+    w.rt = qf_test_runtime_open(w.dir, "plugins.yml", text,
+                                (qf_runtime_options){.clock = &w.clock.vtable});
     free(text);
-    free(path);
     free(plugins);
 }
 

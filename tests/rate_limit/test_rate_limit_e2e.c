@@ -18,6 +18,7 @@
 #include "error.h"
 #include "ledger.h"
 #include "runtime.h"
+#include "testruntime.h"
 #include "testutil.h"
 
 /* 2026-12-04T21:00:00Z: 23:00 at +02:00. */
@@ -25,31 +26,11 @@
 /* 2027-01-01T04:00:00Z: 23:00 on 2026-12-31 at -05:00. */
 #define NEW_YEAR_EVE_MS 1798776000000LL
 
-typedef struct test_clock {
-    int64_t now_ms;
-} test_clock;
-
-static int64_t clock_now_ms(void *user)
-{
-    return ((test_clock *)user)->now_ms;
-}
-
-static int64_t clock_monotonic_ns(void *user)
-{
-    return ((test_clock *)user)->now_ms * 1000000;
-}
-
-static void clock_sleep_ms(void *user, int64_t ms)
-{
-    ((test_clock *)user)->now_ms += ms;
-}
-
 static struct {
     char *dir;
     char *log_path;
     qf_test_sim sim;
-    test_clock clock;
-    qf_clock clock_vtable;
+    qf_test_clock clock;
     qf_runtime *rt;
     qf_error err;
     double last_cost;
@@ -62,11 +43,7 @@ static void setup(void)
 
     memset(&w, 0, sizeof(w));
     qf_error_init(&w.err);
-    w.clock.now_ms = LATE_EVENING_MS;
-    w.clock_vtable.now_ms = clock_now_ms;
-    w.clock_vtable.monotonic_ns = clock_monotonic_ns;
-    w.clock_vtable.sleep_ms = clock_sleep_ms;
-    w.clock_vtable.user = &w.clock;
+    qf_test_clock_init(&w.clock, LATE_EVENING_MS);
     w.dir = qf_test_tmpdir("rate_limit_e2e");
     ck_assert_int_ne(asprintf(&w.log_path, "%s/sim.log", w.dir), -1);
     args[1] = w.log_path;
@@ -87,8 +64,7 @@ static void teardown(void)
  * spaces) in the openai block, then open the runtime. */
 static void open_runtime(const char *model, const char *provider_extra)
 {
-    char *text, *path, *plugins = qf_test_build_path("plugins");
-    qf_runtime_options options;
+    char *text, *plugins = qf_test_build_path("plugins");
 
     ck_assert_int_ne(asprintf(&text,
                               "state_dir: state\n"
@@ -103,14 +79,9 @@ static void open_runtime(const char *model, const char *provider_extra)
                               "%s",
                               plugins, w.sim.base_url, model, provider_extra),
                      -1);
-    path = qf_test_write_file(w.dir, "plugins.yml", text);
-    memset(&options, 0, sizeof(options));
-    options.config_path = path;
-    options.clock = &w.clock_vtable;
-    ck_assert_msg(qf_runtime_open(&options, &w.rt, &w.err) == QF_OK,
-                  "runtime open failed: %s", w.err.message);
+    w.rt = qf_test_runtime_open(w.dir, "plugins.yml", text,
+                                (qf_runtime_options){.clock = &w.clock.vtable});
     free(text);
-    free(path);
     free(plugins);
 }
 
@@ -376,20 +347,12 @@ static cJSON *run_qf_json(const char *command, const char *sub)
     return json;
 }
 
-static int64_t real_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 START_TEST(cli_shows_cost_and_limits)
 {
     cJSON *report, *limits, *row;
 
     /* qf limits show reads the real clock, so the calls use it too. */
-    w.clock.now_ms = real_now_ms();
+    qf_test_clock_init_real(&w.clock);
     open_runtime("gpt-4o", "      rate_limit:\n"
                            "        requests_per_minute: 2\n");
     ck_assert_int_eq(run_prompt("hello"), QF_OK);

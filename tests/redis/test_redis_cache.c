@@ -21,27 +21,8 @@
 #include "redis_conn.h"
 #include "redis_util.h"
 #include "runtime.h"
+#include "testruntime.h"
 #include "testutil.h"
-
-static _Atomic long long now_ms = 1767225600000LL; /* 2026-01-01 UTC */
-
-static int64_t clock_now_ms(void *user)
-{
-    return atomic_load(&now_ms);
-}
-
-static int64_t clock_monotonic_ns(void *user)
-{
-    return atomic_load(&now_ms) * 1000000;
-}
-
-static void clock_sleep_ms(void *user, int64_t ms)
-{
-    atomic_fetch_add(&now_ms, ms);
-}
-
-static const qf_clock test_clock = {clock_now_ms, clock_monotonic_ns,
-                                    clock_sleep_ms, NULL};
 
 typedef struct backend {
     const qf_cache_backend_vtable *vt;
@@ -53,12 +34,14 @@ static struct {
     qf_test_redis redis;
     qf_runtime *rt[2];
     qf_error err;
+    qf_test_clock clock; /* shared by both runtimes */
 } w;
 
 static void setup(void)
 {
     memset(&w, 0, sizeof(w));
     qf_error_init(&w.err);
+    qf_test_clock_init(&w.clock, 1767225600000LL); /* 2026-01-01 UTC */
     w.dir = qf_test_tmpdir("redis_cache");
     ck_assert_int_eq(qf_test_redis_start(&w.redis, 0, NULL), 0);
 }
@@ -77,8 +60,7 @@ static void teardown(void)
 static qf_runtime *runtime(int i)
 {
     char *plugins = qf_test_build_path("plugins");
-    char *text = NULL, *path, name[32];
-    qf_runtime_options opts;
+    char *text = NULL, name[32];
 
     if (w.rt[i] != NULL)
         return w.rt[i];
@@ -86,13 +68,8 @@ static qf_runtime *runtime(int i)
                               "plugin_dirs: [\"%s\"]\n", w.dir, i, plugins),
                      0);
     snprintf(name, sizeof(name), "plugins%d.yml", i);
-    path = qf_test_write_file(w.dir, name, text);
-    memset(&opts, 0, sizeof(opts));
-    opts.config_path = path;
-    opts.clock = &test_clock;
-    ck_assert_msg(qf_runtime_open(&opts, &w.rt[i], &w.err) == QF_OK,
-                  "runtime open failed: %s", w.err.message);
-    free(path);
+    w.rt[i] = qf_test_runtime_open(
+        w.dir, name, text, (qf_runtime_options){.clock = &w.clock.vtable});
     free(text);
     free(plugins);
     return w.rt[i];
@@ -344,7 +321,7 @@ START_TEST(expired_entries_miss)
 
     /* The expiry in the entry, by the host clock: the key is removed. */
     put(b, 8, "old", 60);
-    atomic_fetch_add(&now_ms, 61000);
+    w.clock.now_ms += 61000;
     ck_assert_int_eq(get(b, 8, NULL, NULL), QF_ERR_NOT_FOUND);
     make_key(8, key);
     ck_assert_int_eq(qf_test_redis_integer(&w.redis, "EXISTS qf:cache:%s",
@@ -353,7 +330,7 @@ START_TEST(expired_entries_miss)
     ck_assert_int_eq(b.vt->stats(b.inst, &s, &w.err), QF_OK);
     ck_assert_int_eq(s.expirations, 1);
     ck_assert_int_eq(s.misses, 2);
-    atomic_fetch_sub(&now_ms, 61000);
+    w.clock.now_ms -= 61000;
 }
 END_TEST
 
@@ -568,9 +545,9 @@ START_TEST(retry_interval_fails_fast)
     /* The test clock does not move, so the interval has not passed. */
     ck_assert_int_eq(get(b, 26, NULL, NULL), QF_ERR_CONNECT);
     ck_assert_ptr_nonnull(strstr(w.err.message, "the next connect attempt"));
-    atomic_fetch_add(&now_ms, 600001);
+    w.clock.now_ms += 600001;
     ck_assert_int_eq(get(b, 26, NULL, NULL), QF_ERR_NOT_FOUND);
-    atomic_fetch_sub(&now_ms, 600001);
+    w.clock.now_ms -= 600001;
 }
 END_TEST
 

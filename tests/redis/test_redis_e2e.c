@@ -20,17 +20,20 @@
 #include "error.h"
 #include "redis_util.h"
 #include "runtime.h"
+#include "testruntime.h"
 #include "testutil.h"
 
 static struct {
     char *dir;
     qf_test_sim sim;
     qf_test_redis redis;
+    qf_test_clock clock; /* the runtime's, shared by its threads */
 } w;
 
 static void setup(void)
 {
     memset(&w, 0, sizeof(w));
+    qf_test_clock_init(&w.clock, 1796418000000LL); /* 2026-12-04 21:00 UTC */
     w.dir = qf_test_tmpdir("redis_e2e");
     ck_assert_int_eq(qf_test_sim_start(&w.sim, NULL), 0);
     ck_assert_int_eq(qf_test_redis_start(&w.redis, 0, NULL), 0);
@@ -199,26 +202,6 @@ END_TEST
 
 /* --- One runtime: concurrency and a Redis restart ----------------------- */
 
-static _Atomic long long clock_ms = 1796418000000LL; /* 2026-12-04 21:00 UTC */
-
-static int64_t clock_now_ms(void *user)
-{
-    return atomic_load(&clock_ms);
-}
-
-static int64_t clock_monotonic_ns(void *user)
-{
-    return atomic_load(&clock_ms) * 1000000;
-}
-
-static void clock_sleep_ms(void *user, int64_t ms)
-{
-    atomic_fetch_add(&clock_ms, ms);
-}
-
-static const qf_clock test_clock = {clock_now_ms, clock_monotonic_ns,
-                                    clock_sleep_ms, NULL};
-
 static qf_runtime *open_runtime(const char *extra)
 {
     char *path = write_config("runtime", extra);
@@ -228,7 +211,7 @@ static qf_runtime *open_runtime(const char *extra)
 
     memset(&opts, 0, sizeof(opts));
     opts.config_path = path;
-    opts.clock = &test_clock;
+    opts.clock = &w.clock.vtable;
     qf_error_init(&err);
     ck_assert_msg(qf_runtime_open(&opts, &rt, &err) == QF_OK,
                   "runtime open failed: %s", err.message);
@@ -389,7 +372,7 @@ static void restart_under_runtime(const char *on_store_error)
 
     /* The retry interval (1 s by default) runs on the runtime's clock. */
     ck_assert_int_eq(qf_test_redis_start(&w.redis, port, NULL), 0);
-    atomic_fetch_add(&clock_ms, 2000);
+    w.clock.now_ms += 2000;
     ck_assert_int_eq(run_prompt(rt, "three", &hit, message), QF_OK);
     ck_assert_int_eq(hit, 0);
     ck_assert_int_eq(run_prompt(rt, "three", &hit, message), QF_OK);

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "route.h"
 #include "runtime.h"
+#include "testruntime.h"
 #include "testutil.h"
 
 static char *tmp;
@@ -59,17 +60,10 @@ static char *config_text(const char *roles)
 static qf_runtime *open_runtime(const char *roles)
 {
     char *text = config_text(roles);
-    char *path = qf_test_write_file(tmp, "plugins.yml", text);
-    qf_runtime_options options = {0};
-    qf_runtime *rt = NULL;
-    qf_error err;
+    qf_runtime *rt =
+        qf_test_runtime_open(tmp, "plugins.yml", text, (qf_runtime_options){0});
 
-    qf_error_init(&err);
-    options.config_path = path;
-    if (qf_runtime_open(&options, &rt, &err) != QF_OK)
-        ck_abort_msg("runtime open failed: %s", err.message);
     free(text);
-    free(path);
     return rt;
 }
 
