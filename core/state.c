@@ -56,12 +56,9 @@ static qf_status create_schema(qf_state *st, const char *newest, qf_error *err)
             status = qf_state_migrate_fresh(st, newest, err);
     }
 
-    if (status == QF_OK)
-        status = qf_state_sql_exec(st->db, "COMMIT", "creating the store", err);
-    if (status != QF_OK) {
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    status = qf_state_finish(st, status, "creating the store", err);
+    if (status != QF_OK)
         st->version[0] = '\0';
-    }
     return status;
 }
 
@@ -247,11 +244,7 @@ qf_status qf_state_project_create(qf_state *st, const char *name,
         status = write_project(st, name, author, description, err);
     if (status == QF_OK)
         status = qf_state_history_add(st, "project", name, "init", NULL, err);
-    if (status == QF_OK)
-        return qf_state_sql_exec(st->db, "COMMIT", "committing the project",
-                                 err);
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return status;
+    return qf_state_finish(st, status, "committing the project", err);
 }
 
 qf_status qf_state_project_init(qf_state *st, const char *name,

@@ -141,18 +141,11 @@ qf_status qf_state_artifact_put(qf_state *st, const char *id,
 
     status = prepare_put(id, type, data, tags, &json, &tag_json, err);
     if (status == QF_OK)
-        status = qf_state_require_data_schema(st, err);
-    if (status == QF_OK)
-        status = qf_state_sql_exec(st->db, "BEGIN IMMEDIATE",
-                                   "starting a transaction", err);
+        status = qf_state_begin(st, err);
     if (status != QF_OK)
         goto out;
-    status = put_locked(st, id, type, json, tag_json, err);
-    if (status == QF_OK)
-        status = qf_state_sql_exec(st->db, "COMMIT", "committing an artifact",
-                                   err);
-    else
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    status = qf_state_finish(st, put_locked(st, id, type, json, tag_json, err),
+                             "committing an artifact", err);
 
 out:
     free(json);
@@ -167,7 +160,6 @@ qf_status qf_state_artifact_get(qf_state *st, const char *id, cJSON **out,
                                 qf_error *err)
 {
     char sql[160];
-    sqlite3_stmt *stmt = NULL;
     qf_status status;
 
     *out = NULL;
@@ -175,21 +167,8 @@ qf_status qf_state_artifact_get(qf_state *st, const char *id, cJSON **out,
     if (status != QF_OK)
         return status;
     snprintf(sql, sizeof(sql), "%s WHERE id = ?1", artifact_columns);
-    status = qf_state_sql_prepare(st->db, sql, &stmt, err);
-    if (status != QF_OK)
-        return status;
-    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        *out = qf_state_row_json(stmt);
-    else
-        status = qf_error_set(err, QF_ERR_NOT_FOUND,
-                              "artifact %s not found; 'qf state artifact list' "
-                              "shows the existing ones",
-                              id);
-    sqlite3_finalize(stmt);
-    if (status == QF_OK && !*out)
-        status = qf_error_set(err, QF_ERR_NOMEM, "out of memory reading %s", id);
-    return status;
+    return qf_state_row_by_id(st->db, sql, id, "artifact", "artifact", out,
+                              err);
 }
 
 qf_status qf_state_artifact_list(qf_state *st, const char *type, cJSON **out,

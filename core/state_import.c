@@ -233,14 +233,9 @@ qf_status qf_state_import(qf_state *st, const qf_state_doc *doc, int merge,
     if (status == QF_OK)
         status = qf_state_sql_exec(st->db, "BEGIN IMMEDIATE",
                                    "starting the import", err);
-    if (status == QF_OK) {
-        status = apply(&run, doc);
-        if (status == QF_OK)
-            status = qf_state_sql_exec(st->db, "COMMIT",
-                                       "committing the import", err);
-        if (status != QF_OK)
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    }
+    if (status == QF_OK)
+        status =
+            qf_state_finish(st, apply(&run, doc), "committing the import", err);
     if (status != QF_OK || !report) {
         cJSON_Delete(run.report->skipped);
         run.report->skipped = NULL;

@@ -37,6 +37,21 @@ cJSON *qf_state_row_json(sqlite3_stmt *stmt);
 qf_status qf_state_rows_json(sqlite3 *db, sqlite3_stmt *stmt, cJSON **out,
                              qf_error *err);
 
+/* Run `sql`, whose ?1 is `id`, and return its row as an object in *out.
+ * No row is QF_ERR_NOT_FOUND naming the `entity` and the 'qf state
+ * <command> list' that shows the existing ones. */
+qf_status qf_state_row_by_id(sqlite3 *db, const char *sql, const char *id,
+                             const char *entity, const char *command,
+                             cJSON **out, qf_error *err);
+
+/* Start a write transaction on a store that has the data schema. */
+qf_status qf_state_begin(qf_state *st, qf_error *err);
+
+/* Commit when `status` is QF_OK, naming `what` if the commit fails. Roll
+ * back on any failure, so no transaction stays open. Returns the result. */
+qf_status qf_state_finish(qf_state *st, qf_status status, const char *what,
+                          qf_error *err);
+
 /* Format ms since the epoch as 2026-12-04T20:40:40.123Z. */
 void qf_state_time_format(int64_t ms, char out[QF_STATE_TIME_MAX]);
 int64_t qf_state_now_ms(const qf_state *st);

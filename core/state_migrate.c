@@ -212,14 +212,10 @@ static qf_status run_step(qf_state *st, const path_hop *hop, qf_error *err)
                                "starting a migration step", err);
     if (status != QF_OK)
         return status;
-    status = apply_step(st, hop, err);
-    if (status == QF_OK)
-        status = qf_state_sql_exec(st->db, "COMMIT",
-                                   "committing a migration step", err);
-    if (status != QF_OK) {
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    status = qf_state_finish(st, apply_step(st, hop, err),
+                             "committing a migration step", err);
+    if (status != QF_OK)
         return status;
-    }
     snprintf(st->version, sizeof(st->version), "%s", target);
     return QF_OK;
 }

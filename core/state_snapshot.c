@@ -101,10 +101,7 @@ qf_status qf_state_snapshot_create(qf_state *st, const char *id,
     if (status == QF_OK)
         status = qf_state_text_check(description, "the description", err);
     if (status == QF_OK)
-        status = qf_state_require_data_schema(st, err);
-    if (status == QF_OK)
-        status = qf_state_sql_exec(st->db, "BEGIN IMMEDIATE",
-                                   "starting a transaction", err);
+        status = qf_state_begin(st, err);
     if (status != QF_OK)
         return status;
     status = collect(st, &data, err);
@@ -113,37 +110,16 @@ qf_status qf_state_snapshot_create(qf_state *st, const char *id,
     if (status == QF_OK)
         status = qf_state_history_add(st, "snapshot", id, "create", NULL, err);
     free(data);
-    if (status == QF_OK)
-        return qf_state_sql_exec(st->db, "COMMIT", "committing a snapshot", err);
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return status;
+    return qf_state_finish(st, status, "committing a snapshot", err);
 }
 
 qf_status qf_state_snapshot_get(qf_state *st, const char *id, cJSON **out,
                                 qf_error *err)
 {
-    sqlite3_stmt *stmt = NULL;
-    qf_status status;
-
-    *out = NULL;
-    status = qf_state_sql_prepare(st->db,
-                                  "SELECT id, description, created, data FROM "
-                                  "snapshots WHERE id = ?1",
-                                  &stmt, err);
-    if (status != QF_OK)
-        return status;
-    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        *out = qf_state_row_json(stmt);
-    else
-        status = qf_error_set(err, QF_ERR_NOT_FOUND,
-                              "snapshot %s not found; 'qf state snapshot "
-                              "list' shows the existing ones",
-                              id);
-    sqlite3_finalize(stmt);
-    if (status == QF_OK && !*out)
-        status = qf_error_set(err, QF_ERR_NOMEM, "out of memory reading %s", id);
-    return status;
+    return qf_state_row_by_id(st->db,
+                              "SELECT id, description, created, data FROM "
+                              "snapshots WHERE id = ?1",
+                              id, "snapshot", "snapshot", out, err);
 }
 
 qf_status qf_state_snapshot_list(qf_state *st, cJSON **out, qf_error *err)

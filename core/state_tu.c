@@ -134,25 +134,6 @@ static qf_status check_snapshot(qf_state *st, const char *snapshot,
     return status;
 }
 
-/* Commit the open transaction after success, or roll it back. */
-static qf_status finish(qf_state *st, qf_status status, qf_error *err)
-{
-    if (status == QF_OK)
-        return qf_state_sql_exec(st->db, "COMMIT", "committing a change", err);
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return status;
-}
-
-static qf_status begin(qf_state *st, qf_error *err)
-{
-    qf_status status = qf_state_require_data_schema(st, err);
-
-    if (status != QF_OK)
-        return status;
-    return qf_state_sql_exec(st->db, "BEGIN IMMEDIATE",
-                             "starting a transaction", err);
-}
-
 static qf_status create_locked(qf_state *st, const char *id,
                                const qf_state_tu_fields *fields,
                                qf_error *err)
@@ -190,12 +171,13 @@ qf_status qf_state_tu_create_with(qf_state *st, const char *id,
                                          "the trace unit metadata", &metadata,
                                          err);
     if (status == QF_OK)
-        status = begin(st, err);
+        status = qf_state_begin(st, err);
     if (status != QF_OK)
         goto out;
     f.data = data;
     f.metadata = metadata;
-    status = finish(st, create_locked(st, id, &f, err), err);
+    status = qf_state_finish(st, create_locked(st, id, &f, err),
+                             "committing a change", err);
 
 out:
     free(data);
@@ -219,7 +201,6 @@ qf_status qf_state_tu_get(qf_state *st, const char *id, cJSON **out,
                           qf_error *err)
 {
     char sql[256];
-    sqlite3_stmt *stmt = NULL;
     qf_status status;
 
     *out = NULL;
@@ -227,21 +208,7 @@ qf_status qf_state_tu_get(qf_state *st, const char *id, cJSON **out,
     if (status != QF_OK)
         return status;
     snprintf(sql, sizeof(sql), "%s WHERE id = ?1", tu_columns);
-    status = qf_state_sql_prepare(st->db, sql, &stmt, err);
-    if (status != QF_OK)
-        return status;
-    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        *out = qf_state_row_json(stmt);
-    else
-        status = qf_error_set(err, QF_ERR_NOT_FOUND,
-                              "trace unit %s not found; 'qf state tu list' "
-                              "shows the existing ones",
-                              id);
-    sqlite3_finalize(stmt);
-    if (status == QF_OK && !*out)
-        status = qf_error_set(err, QF_ERR_NOMEM, "out of memory reading %s", id);
-    return status;
+    return qf_state_row_by_id(st->db, sql, id, "trace unit", "tu", out, err);
 }
 
 qf_status qf_state_tu_list(qf_state *st, const char *status_filter,
@@ -352,8 +319,9 @@ qf_status qf_state_tu_move(qf_state *st, const char *id, const char *to,
                             "stabilizing, gatecheck, cold-merged, deferred, "
                             "rejected",
                             to ? to : "");
-    status = begin(st, err);
+    status = qf_state_begin(st, err);
     if (status != QF_OK)
         return status;
-    return finish(st, move_locked(st, id, to, err), err);
+    return qf_state_finish(st, move_locked(st, id, to, err),
+                           "committing a change", err);
 }

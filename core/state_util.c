@@ -104,6 +104,52 @@ out:
     return status;
 }
 
+qf_status qf_state_row_by_id(sqlite3 *db, const char *sql, const char *id,
+                             const char *entity, const char *command,
+                             cJSON **out, qf_error *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    qf_status status;
+
+    *out = NULL;
+    status = qf_state_sql_prepare(db, sql, &stmt, err);
+    if (status != QF_OK)
+        return status;
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        *out = qf_state_row_json(stmt);
+    else
+        status = qf_error_set(err, QF_ERR_NOT_FOUND,
+                              "%s %s not found; 'qf state %s list' shows the "
+                              "existing ones",
+                              entity, id, command);
+    sqlite3_finalize(stmt);
+    if (status == QF_OK && !*out)
+        status =
+            qf_error_set(err, QF_ERR_NOMEM, "out of memory reading %s", id);
+    return status;
+}
+
+qf_status qf_state_begin(qf_state *st, qf_error *err)
+{
+    qf_status status = qf_state_require_data_schema(st, err);
+
+    if (status != QF_OK)
+        return status;
+    return qf_state_sql_exec(st->db, "BEGIN IMMEDIATE",
+                             "starting a transaction", err);
+}
+
+qf_status qf_state_finish(qf_state *st, qf_status status, const char *what,
+                          qf_error *err)
+{
+    if (status == QF_OK)
+        status = qf_state_sql_exec(st->db, "COMMIT", what, err);
+    if (status != QF_OK)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return status;
+}
+
 void qf_state_time_format(int64_t ms, char out[QF_STATE_TIME_MAX])
 {
     time_t seconds = (time_t)(ms / 1000);
