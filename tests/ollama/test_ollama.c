@@ -28,31 +28,6 @@
 #include "testutil.h"
 
 #define PROMPT "hello there world" /* 17 bytes, so 5 prompt tokens */
-#define MAX_CHUNKS 64
-
-/* Chunks the caller's stream sink received. */
-typedef struct chunks {
-    char *items[MAX_CHUNKS];
-    int count;
-} chunks;
-
-static qf_status collect(void *user, const char *text, size_t len)
-{
-    chunks *c = user;
-
-    ck_assert_int_lt(c->count, MAX_CHUNKS);
-    c->items[c->count++] = strndup(text, len);
-    return QF_OK;
-}
-
-static void chunks_free(chunks *c)
-{
-    int i;
-
-    for (i = 0; i < c->count; i++)
-        free(c->items[i]);
-    c->count = 0;
-}
 
 /* One test's world: a temp folder, qf-sim logging to sim.log, a runtime. */
 typedef struct world {
@@ -63,7 +38,7 @@ typedef struct world {
     qf_runtime *rt;
     qf_response *resp;
     qf_error err;
-    chunks got;
+    qf_test_chunks got;
 } world;
 
 static world w;
@@ -92,7 +67,7 @@ static void teardown(void)
     qf_response_free(w.resp);
     if (w.rt != NULL)
         qf_runtime_close(w.rt);
-    chunks_free(&w.got);
+    qf_test_chunks_free(&w.got);
     qf_test_sim_stop(&w.sim);
     qf_test_rmtree(w.dir);
     free(w.dir);
@@ -131,7 +106,7 @@ static void open_runtime(const char *base_url, const char *provider_extra)
 /* Run one request with `messages` (role, content pairs, NULL-ended). */
 static qf_status run_messages(const char *const *messages, int stream)
 {
-    qf_stream_sink sink = {collect, &w.got};
+    qf_stream_sink sink = {qf_test_chunks_collect, &w.got};
     qf_request *req = NULL;
     qf_status status;
     size_t i;
@@ -157,28 +132,12 @@ static qf_status run(int stream)
 /* Requests qf-sim logged, as a JSON array (never NULL). */
 static cJSON *sim_requests(void)
 {
-    cJSON *list = cJSON_CreateArray();
-    char *text = qf_test_read_file(w.log_path, NULL);
-    char *line, *next;
-
-    for (line = text; line != NULL && *line != '\0'; line = next) {
-        next = strchr(line, '\n');
-        if (next != NULL)
-            *next++ = '\0';
-        if (*line != '\0')
-            cJSON_AddItemToArray(list, cJSON_Parse(line));
-    }
-    free(text);
-    return list;
+    return qf_test_sim_log_read(w.log_path);
 }
 
 static int sim_request_count(void)
 {
-    cJSON *list = sim_requests();
-    int count = cJSON_GetArraySize(list);
-
-    cJSON_Delete(list);
-    return count;
+    return qf_test_sim_log_count(w.log_path);
 }
 
 /* Body of the last logged request; the caller frees the returned root. */
@@ -832,46 +791,14 @@ START_TEST(base_url_with_credentials)
 }
 END_TEST
 
-/* Send stderr to dir/stderr.log at `level` until capture_end, which
- * returns what was logged (the caller frees it). */
-static int capture_begin(qf_log_level level)
-{
-    char *path;
-    int saved = dup(STDERR_FILENO);
-    int fd;
-
-    ck_assert_int_ne(asprintf(&path, "%s/stderr.log", w.dir), -1);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-    free(path);
-    qf_log_set_level(level);
-    return saved;
-}
-
-static char *capture_end(int saved)
-{
-    char *path, *logged;
-
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    ck_assert_int_ne(asprintf(&path, "%s/stderr.log", w.dir), -1);
-    logged = qf_test_read_file(path, NULL);
-    ck_assert_ptr_nonnull(logged);
-    free(path);
-    return logged;
-}
-
 START_TEST(failure_log_names_status)
 {
-    int saved = capture_begin(QF_LOG_WARN);
+    int saved = qf_test_stderr_begin(w.dir, QF_LOG_WARN);
     char *logged;
 
     open_runtime(w.sim.base_url, "      headers: {X-QF-Sim-Fault: cut}\n");
     ck_assert_int_eq(run(1), QF_ERR_STREAM_CUT);
-    logged = capture_end(saved);
+    logged = qf_test_stderr_end(saved, w.dir);
     ck_assert_msg(strstr(logged, ": failed with status stream_cut: ollama: "
                                  "upstream stream was cut before its end") !=
                       NULL,
@@ -883,7 +810,7 @@ END_TEST
 
 START_TEST(header_values_not_logged)
 {
-    int saved = capture_begin(QF_LOG_TRACE);
+    int saved = qf_test_stderr_begin(w.dir, QF_LOG_TRACE);
     char *logged;
     qf_status first, second;
 
@@ -896,7 +823,7 @@ START_TEST(header_values_not_logged)
     qf_response_free(w.resp);
     w.resp = NULL;
     second = run(1);
-    logged = capture_end(saved);
+    logged = qf_test_stderr_end(saved, w.dir);
     ck_assert_int_eq(first, QF_OK);
     ck_assert_int_eq(second, QF_OK);
     /* The retry line ran and names no header value. */

@@ -25,21 +25,6 @@
 #define PROMPT     "hello there world" /* 17 bytes: 5 prompt tokens */
 #define REPLY      "Echo: hello there world"
 #define API_KEY    "sk-test-7f3a9c2e5b"
-#define MAX_CHUNKS 64
-
-typedef struct chunks {
-    char *items[MAX_CHUNKS];
-    int count;
-} chunks;
-
-static qf_status collect(void *user, const char *text, size_t len)
-{
-    chunks *c = user;
-
-    ck_assert_int_lt(c->count, MAX_CHUNKS);
-    c->items[c->count++] = strndup(text, len);
-    return QF_OK;
-}
 
 /* One test's world: a temp folder, qf-sim logging to sim.log, a runtime. */
 static struct {
@@ -51,7 +36,7 @@ static struct {
     qf_runtime *rt;
     qf_response *resp;
     qf_error err;
-    chunks got;
+    qf_test_chunks got;
 } w;
 
 static void start_sim(const char *key)
@@ -82,8 +67,7 @@ static void teardown(void)
     qf_response_free(w.resp);
     if (w.rt)
         qf_runtime_close(w.rt);
-    for (int i = 0; i < w.got.count; i++)
-        free(w.got.items[i]);
+    qf_test_chunks_free(&w.got);
     qf_test_sim_stop(&w.sim);
     qf_test_rmtree(w.dir);
     free(w.dir);
@@ -146,7 +130,7 @@ static void open_runtime(const char *extra, const char *headers)
 
 static qf_status run_role(const char *role, const char *prompt, int stream)
 {
-    qf_stream_sink sink = {collect, &w.got};
+    qf_stream_sink sink = {qf_test_chunks_collect, &w.got};
     qf_request *req = NULL;
     qf_status status;
 
@@ -167,27 +151,12 @@ static qf_status run(int stream)
 /* Requests qf-sim logged, as a JSON array (never NULL). */
 static cJSON *sim_requests(void)
 {
-    cJSON *list = cJSON_CreateArray();
-    char *text = qf_test_read_file(w.log_path, NULL);
-    char *line, *next;
-
-    for (line = text; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        if (*line)
-            cJSON_AddItemToArray(list, cJSON_Parse(line));
-    }
-    free(text);
-    return list;
+    return qf_test_sim_log_read(w.log_path);
 }
 
 static int request_count(void)
 {
-    cJSON *list = sim_requests();
-    int count = cJSON_GetArraySize(list);
-    cJSON_Delete(list);
-    return count;
+    return qf_test_sim_log_count(w.log_path);
 }
 
 /* The body of the first logged request as unformatted JSON text. */
@@ -823,37 +792,6 @@ END_TEST
 
 /* --- Secrets -------------------------------------------------------- */
 
-/* Send stderr to dir/stderr.log at `level` until capture_end, which
- * returns what was logged. */
-static int capture_begin(qf_log_level level)
-{
-    char *path;
-    int saved = dup(STDERR_FILENO);
-
-    ck_assert_int_ne(asprintf(&path, "%s/stderr.log", w.dir), -1);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-    free(path);
-    qf_log_set_level(level);
-    return saved;
-}
-
-static char *capture_end(int saved)
-{
-    char *path, *logged;
-
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    ck_assert_int_ne(asprintf(&path, "%s/stderr.log", w.dir), -1);
-    logged = qf_test_read_file(path, NULL);
-    ck_assert_ptr_nonnull(logged);
-    free(path);
-    return logged;
-}
-
 /* Run one more request on the open runtime, freeing the last response. */
 static qf_status run_again(int stream)
 {
@@ -867,13 +805,13 @@ START_TEST(connection_reused)
     /* The log drops a repeated line within one second, so the calls are
      * 1.1 s apart. */
     struct timespec pause = {1, 100 * 1000 * 1000};
-    int saved = capture_begin(QF_LOG_DEBUG);
+    int saved = qf_test_stderr_begin(w.dir, QF_LOG_DEBUG);
 
     open_runtime("", "");
     qf_status first = run(0);
     nanosleep(&pause, NULL);
     qf_status second = run_again(1);
-    char *logged = capture_end(saved);
+    char *logged = qf_test_stderr_end(saved, w.dir);
 
     ck_assert_int_eq(first, QF_OK);
     ck_assert_int_eq(second, QF_OK);
@@ -890,13 +828,13 @@ END_TEST
 
 START_TEST(api_key_not_logged)
 {
-    int saved = capture_begin(QF_LOG_TRACE);
+    int saved = qf_test_stderr_begin(w.dir, QF_LOG_TRACE);
 
     open_runtime("", "        X-QF-Sim-Fault: \"429\"\n        "
                      "X-QF-Sim-Fault-Times: \"1\"\n");
     qf_status plain = run(0);
     qf_status streamed = run_again(1);
-    char *logged = capture_end(saved);
+    char *logged = qf_test_stderr_end(saved, w.dir);
 
     ck_assert_int_eq(plain, QF_OK);
     ck_assert_int_eq(streamed, QF_OK);
@@ -924,12 +862,12 @@ START_TEST(base_url_credentials_rejected)
                               "http://user:${QF_T_OPENAI_URL_KEY}@%s/v1",
                               w.sim.base_url + strlen("http://")),
                      -1);
-    saved = capture_begin(QF_LOG_TRACE);
+    saved = qf_test_stderr_begin(w.dir, QF_LOG_TRACE);
     open_runtime_at(base_url, "", "");
     /* The provider instance is created, and rejected, with the request. */
     qf_status status =
         qf_request_create(w.rt, "plotwright", NULL, &req, &w.err);
-    char *logged = capture_end(saved);
+    char *logged = qf_test_stderr_end(saved, w.dir);
 
     free(base_url);
     ck_assert_ptr_null(req);
@@ -948,14 +886,14 @@ END_TEST
 
 START_TEST(header_values_not_logged)
 {
-    int saved = capture_begin(QF_LOG_TRACE);
+    int saved = qf_test_stderr_begin(w.dir, QF_LOG_TRACE);
 
     open_runtime("", "        X-Custom: hdr-secret-6b2c\n"
                      "        X-QF-Sim-Fault: \"503\"\n"
                      "        X-QF-Sim-Fault-Times: \"1\"\n");
     qf_status plain = run(0);
     qf_status streamed = run_again(1);
-    char *logged = capture_end(saved);
+    char *logged = qf_test_stderr_end(saved, w.dir);
 
     ck_assert_int_eq(plain, QF_OK);
     ck_assert_int_eq(streamed, QF_OK);

@@ -107,13 +107,7 @@ static qf_status run_prompt(const char *prompt)
 /* Requests qf-sim received. */
 static int upstream_count(void)
 {
-    char *text = qf_test_read_file(w.log_path, NULL);
-    int lines = 0;
-
-    for (char *p = text; p != NULL && *p != '\0'; p++)
-        lines += *p == '\n';
-    free(text);
-    return lines;
+    return qf_test_sim_log_count(w.log_path);
 }
 
 /* Totals of the whole ledger, by provider; the caller frees. */

@@ -314,32 +314,11 @@ START_TEST(concurrent_tokens_within_bound)
 }
 END_TEST
 
-/* Redirect stderr to `path` until capture_end; returns the saved fd. */
-static int capture_begin(const char *path)
-{
-    int saved = dup(2);
-    FILE *f = fopen(path, "w");
-
-    ck_assert_ptr_nonnull(f);
-    fflush(stderr);
-    dup2(fileno(f), 2);
-    fclose(f);
-    return saved;
-}
-
-static char *capture_end(int saved, const char *path)
-{
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    return qf_test_read_file(path, NULL);
-}
-
 /* Cache and limiter on one Redis, stopped and restarted on the same port
  * under one open runtime. */
 static void restart_under_runtime(const char *on_store_error)
 {
-    char extra[768], message[512], *log_path, *log;
+    char extra[768], message[512], *log;
     int fail_open = strcmp(on_store_error, "fail_open") == 0;
     int port = w.redis.port;
     qf_runtime *rt;
@@ -351,9 +330,8 @@ static void restart_under_runtime(const char *on_store_error)
              "      rate_limit: {requests_per_minute: 100, store: redis, "
              "redis_url: \"%s\", on_store_error: %s}\n",
              w.redis.url, w.redis.url, on_store_error);
-    ck_assert_int_ge(asprintf(&log_path, "%s/stderr.log", w.dir), 0);
     rt = open_runtime(extra);
-    saved = capture_begin(log_path);
+    saved = qf_test_stderr_begin(w.dir, qf_log_get_level());
 
     ck_assert_int_eq(run_prompt(rt, "one", &hit, NULL), QF_OK);
     ck_assert_int_eq(hit, 0);
@@ -378,7 +356,7 @@ static void restart_under_runtime(const char *on_store_error)
     ck_assert_int_eq(run_prompt(rt, "three", &hit, message), QF_OK);
     ck_assert_int_eq(hit, 1);
 
-    log = capture_end(saved, log_path);
+    log = qf_test_stderr_end(saved, w.dir);
     qf_runtime_close(rt);
     ck_assert_ptr_nonnull(strstr(log, "treated as a miss"));
     ck_assert_ptr_nonnull(strstr(log, fail_open
@@ -387,7 +365,6 @@ static void restart_under_runtime(const char *on_store_error)
                                           : "request refused (on_store_error: "
                                             "fail_closed)"));
     free(log);
-    free(log_path);
 }
 
 START_TEST(restart_refuses_when_fail_closed)
