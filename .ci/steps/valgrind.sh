@@ -4,7 +4,8 @@
 # (ctest puts it in front of each test command), with CK_FORK=no so each suite
 # runs in one process and leaks are found in it. A leak definitely or
 # indirectly lost, or any invalid access, makes valgrind exit with 99.
-# Tools the suites start (qf, qf-sim, redis-server) run without valgrind.
+# NOTE: tools the suites start (qf, qf-sim, redis-server) run without
+# valgrind, so leaks in the qf tool's own code are not checked here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
