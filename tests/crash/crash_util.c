@@ -24,8 +24,8 @@ void crash_ready(int ready_fd)
 {
     char byte = 'R';
 
-    /* The descriptor stays open until the child exits, so the parent's
-     * poll sees the exit as a hang-up and stops waiting early. */
+    /* The descriptor stays open until the child exits. The parent's poll
+     * then returns a hang-up, so it stops waiting early. */
     if (write(ready_fd, &byte, 1) != 1)
         _exit(4);
 }

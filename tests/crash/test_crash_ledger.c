@@ -2,9 +2,9 @@
  * test_crash_ledger.c - crash consistency of the cost ledger. A child
  * records rows numbered 1, 2, 3... for its round's role and writes each
  * number to a pipe once qf_ledger_record has returned. After SIGKILL every
- * reported row must be in the ledger: the round's role has N or N+1 calls
- * (N reported; one more may have committed before its report) and its
- * input tokens sum to 1+2+...+calls, so no row in between is missing.
+ * reported row must be in the ledger. The round's role has N or N+1 calls,
+ * because one more row may have committed before its report. Its input
+ * tokens sum to 1+2+...+calls, so no row in between is missing.
  */
 #include <stdio.h>
 #include <stdlib.h>

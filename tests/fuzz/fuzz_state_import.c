@@ -26,7 +26,7 @@ static void parse(const uint8_t *data, size_t len)
     qf_error_init(&err);
     doc = qf_state_doc_parse(data, len, &err);
     if (doc == NULL && err.message[0] == '\0')
-        abort(); /* every rejection must say why */
+        abort(); /* every rejection must come with a message */
     qf_state_doc_free(doc);
 }
 
