@@ -42,9 +42,13 @@ static void unlock_instance(qf_instance *inst)
 
 static qf_status call_provider(call *c)
 {
-    qf_instance *inst = c->route->provider;
-    const qf_provider_vtable *vt = inst->plugin->descriptor->provider;
-    qf_status status;
+    qf_instance *inst = NULL;
+    const qf_provider_vtable *vt;
+    qf_status status = qf_route_provider(c->rt, c->route, &inst, c->err);
+
+    if (status != QF_OK)
+        return status;
+    vt = inst->plugin->descriptor->provider;
 
     lock_instance(inst);
     if (c->req->kind == QF_REQUEST_IMAGE)

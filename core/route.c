@@ -17,6 +17,8 @@ static void route_free(qf_route *route)
 {
     free(route->role);
     free(route->provider_name);
+    free(route->provider_plugin);
+    qf_cnode_free(route->provider_node);
     free(route->chain);
     free(route->model);
     free(route->system_prompt);
@@ -54,23 +56,78 @@ static qf_status node_json(const qf_cnode *node, cJSON **out, qf_error *err)
     return *out ? QF_OK : qf_error_set(err, QF_ERR_NOMEM, "out of memory");
 }
 
-static qf_status check_capability(const qf_route *route, qf_error *err)
+/* Whether the registry's JSON capability list names `capability`. */
+static int has_capability(const char *json, const char *capability)
 {
-    const qf_plugin_descriptor *d = route->provider->plugin->descriptor;
+    cJSON *list = json ? cJSON_Parse(json) : NULL;
+    const cJSON *item;
+    int found = 0;
 
-    if (route->kind == QF_REQUEST_IMAGE && d->provider->generate_image == NULL)
-        return qf_error_set(err, QF_ERR_CONFIG,
-                            "role %s does image work, but its provider %s "
-                            "(plugin %s) cannot generate images; route it to "
-                            "an image provider (providers.image.default)",
-                            route->role, route->provider_name, d->id);
-    if (route->kind == QF_REQUEST_TEXT && d->provider->complete == NULL)
-        return qf_error_set(err, QF_ERR_CONFIG,
-                            "role %s does text work, but its provider %s "
-                            "(plugin %s) has no text capability; route it to "
-                            "a text provider (providers.text.default)",
-                            route->role, route->provider_name, d->id);
-    return QF_OK;
+    cJSON_ArrayForEach(item, list) {
+        if (cJSON_IsString(item) && strcmp(item->valuestring, capability) == 0)
+            found = 1;
+    }
+    cJSON_Delete(list);
+    return found;
+}
+
+/* Check the provider plugin in the registry alone: the file is opened on
+ * the first call that reaches it, so a cache hit never loads libcurl. */
+static qf_status check_provider(qf_runtime *rt, const qf_route *route,
+                                qf_error *err)
+{
+    qf_registry_entry entry = {0};
+    qf_status status = qf_runtime_plugin_entry(rt, route->provider_plugin,
+                                               QF_KIND_PROVIDER,
+                                               route->provider_name, &entry,
+                                               err);
+
+    if (status != QF_OK)
+        goto out;
+    if (route->kind == QF_REQUEST_IMAGE &&
+        !has_capability(entry.capabilities, QF_CAP_IMAGE))
+        status = qf_error_set(err, QF_ERR_CONFIG,
+                              "role %s does image work, but its provider %s "
+                              "(plugin %s) cannot generate images; route it "
+                              "to an image provider (providers.image.default)",
+                              route->role, route->provider_name,
+                              route->provider_plugin);
+    else if (route->kind == QF_REQUEST_TEXT &&
+             !has_capability(entry.capabilities, QF_CAP_TEXT))
+        status = qf_error_set(err, QF_ERR_CONFIG,
+                              "role %s does text work, but its provider %s "
+                              "(plugin %s) has no text capability; route it "
+                              "to a text provider (providers.text.default)",
+                              route->role, route->provider_name,
+                              route->provider_plugin);
+out:
+    qf_registry_entry_clear(&entry);
+    return status;
+}
+
+qf_status qf_route_provider(qf_runtime *rt, const qf_route *route,
+                            qf_instance **out, qf_error *err)
+{
+    qf_route *mutable_route = (qf_route *)route;
+    qf_instance *inst = __atomic_load_n(&route->provider, __ATOMIC_ACQUIRE);
+    qf_status status = QF_OK;
+
+    if (inst != NULL) {
+        *out = inst;
+        return QF_OK;
+    }
+    pthread_mutex_lock(&rt->lock);
+    inst = route->provider;
+    if (inst == NULL) {
+        status = qf_runtime_instance(rt, QF_KIND_PROVIDER, route->provider_plugin,
+                                     route->provider_node, route->provider_name,
+                                     &inst, err);
+        if (status == QF_OK)
+            __atomic_store_n(&mutable_route->provider, inst, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&rt->lock);
+    *out = inst;
+    return status;
 }
 
 static qf_status build_chain(qf_runtime *rt, const qf_role_plan *plan,
@@ -134,11 +191,15 @@ static qf_status resolve(qf_runtime *rt, const char *role, qf_route **out,
         goto fail;
     }
 
-    status = qf_runtime_instance(rt, QF_KIND_PROVIDER, plan->provider_plugin,
-                                 plan->provider_settings, plan->provider_name,
-                                 &route->provider, err);
-    if (status == QF_OK)
-        status = check_capability(route, err);
+    route->provider_plugin = strdup(plan->provider_plugin);
+    route->provider_node = qf_cnode_copy(plan->provider_settings,
+                                         QF_LAYER_PROVIDER);
+    if (route->provider_plugin == NULL || route->provider_node == NULL) {
+        status = qf_error_set(err, QF_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+
+    status = check_provider(rt, route, err);
     if (status == QF_OK)
         status = node_json(plan->provider_settings, &route->provider_settings,
                            err);

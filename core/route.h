@@ -43,7 +43,9 @@ typedef struct qf_route {
     char *role;
     qf_request_kind kind;
     char *provider_name;
-    qf_instance *provider;
+    char *provider_plugin;
+    qf_cnode *provider_node;  /* settings the provider instance is made with */
+    qf_instance *provider;    /* created on the first call that needs it */
     cJSON *provider_settings; /* expanded, for request_provider_setting */
     size_t chain_len;
     qf_instance **chain;

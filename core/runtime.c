@@ -338,7 +338,43 @@ static qf_status check_pin(qf_runtime *rt, const char *id, const char *path,
     return status;
 }
 
+static const char *const kind_names[] = {"", "provider", "middleware",
+                                         "cache backend"};
+static const char *const kind_ids[] = {"", "provider", "middleware",
+                                       "cache_backend"};
+
+/* Look `id` up in the registry (no file is opened) and check that it is
+ * usable as a `kind` plugin; `name` is the configuration entry using it. */
+qf_status qf_runtime_plugin_entry(qf_runtime *rt, const char *id,
+                                  qf_plugin_kind kind, const char *name,
+                                  qf_registry_entry *entry, qf_error *err)
+{
+    qf_status status = qf_registry_find(rt->registry, id, entry, err);
+
+    if (status == QF_ERR_NOT_FOUND)
+        return qf_error_set(err, QF_ERR_CONFIG,
+                            "plugin \"%s\" is not installed: no plugin file "
+                            "in the plugin directories declares it; build or "
+                            "install it, add its folder to plugin_dirs or "
+                            "QF_PLUGIN_PATH, then run 'qf plugins scan'",
+                            id);
+    if (status != QF_OK)
+        return status;
+    if (strcmp(entry->status, "ok") != 0)
+        return qf_error_set(err, QF_ERR_ABI, "plugin \"%s\" (%s) is %s: %s",
+                            id, entry->path, entry->status,
+                            entry->error ? entry->error : "no detail");
+    if (entry->kind == NULL || strcmp(entry->kind, kind_ids[kind]) != 0)
+        return qf_error_set(err, QF_ERR_CONFIG,
+                            "%s: plugin \"%s\" is a %s, but it is used here "
+                            "as a %s; name a %s plugin instead",
+                            name, id, entry->kind ? entry->kind : "plugin",
+                            kind_names[kind], kind_names[kind]);
+    return QF_OK;
+}
+
 static qf_status load_plugin(qf_runtime *rt, const char *id,
+                             qf_plugin_kind kind, const char *name,
                              const qf_plugin **out, qf_error *err)
 {
     qf_registry_entry entry = {0};
@@ -352,26 +388,9 @@ static qf_status load_plugin(qf_runtime *rt, const char *id,
         }
     }
 
-    status = qf_registry_find(rt->registry, id, &entry, err);
-    if (status == QF_ERR_NOT_FOUND) {
-        status = qf_error_set(err, QF_ERR_CONFIG,
-                              "plugin \"%s\" is not installed: no plugin file "
-                              "in the plugin directories declares it; build or "
-                              "install it, add its folder to plugin_dirs or "
-                              "QF_PLUGIN_PATH, then run 'qf plugins scan'",
-                              id);
-        goto out;
-    }
-    if (status != QF_OK)
-        goto out;
-    if (strcmp(entry.status, "ok") != 0) {
-        status = qf_error_set(err, QF_ERR_ABI, "plugin \"%s\" (%s) is %s: %s",
-                              id, entry.path, entry.status,
-                              entry.error ? entry.error : "no detail");
-        goto out;
-    }
-
-    status = check_pin(rt, id, entry.path, err);
+    status = qf_runtime_plugin_entry(rt, id, kind, name, &entry, err);
+    if (status == QF_OK)
+        status = check_pin(rt, id, entry.path, err);
     if (status == QF_OK)
         status = qf_loader_open(entry.path, &plugin, err);
     if (status != QF_OK)
@@ -392,9 +411,6 @@ out:
 }
 
 /* --- Instances ------------------------------------------------------- */
-
-static const char *const kind_names[] = {"", "provider", "middleware",
-                                         "cache backend"};
 
 static qf_status instance_key(qf_plugin_kind kind, const char *plugin_id,
                               const qf_cnode *settings, char **out,
@@ -460,7 +476,7 @@ static qf_status new_instance(qf_runtime *rt, qf_plugin_kind kind,
 {
     qf_instance *inst;
     const qf_plugin *plugin = NULL;
-    qf_status status = load_plugin(rt, plugin_id, &plugin, err);
+    qf_status status = load_plugin(rt, plugin_id, kind, name, &plugin, err);
 
     if (status != QF_OK)
         return status;

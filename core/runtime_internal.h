@@ -33,6 +33,17 @@ qf_status qf_runtime_instance(qf_runtime *rt, qf_plugin_kind kind,
                               const char *name, qf_instance **out,
                               qf_error *err);
 
+/* Check in the registry, without opening the file, that plugin `id` is
+ * installed, usable and of `kind` (runtime.c). */
+qf_status qf_runtime_plugin_entry(qf_runtime *rt, const char *id,
+                                  qf_plugin_kind kind, const char *name,
+                                  qf_registry_entry *entry, qf_error *err);
+
+/* The route's provider instance, created on the first call that reaches
+ * the provider (route.c). */
+qf_status qf_route_provider(qf_runtime *rt, const qf_route *route,
+                            qf_instance **out, qf_error *err);
+
 /* The ledger, opened on first use (runtime.c). */
 qf_status qf_runtime_ledger(qf_runtime *rt, qf_ledger **out, qf_error *err);
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "route.h"
+#include "runtime_internal.h"
 #include "runtime.h"
 
 #define WARMUP 2000
@@ -108,12 +108,17 @@ static double time_runtime(qf_runtime *rt, const char *role, long n)
 static double time_direct(qf_runtime *rt, long n)
 {
     qf_request *req = make_request(rt, "plotwright");
-    const qf_instance *inst = req->route->provider;
-    const qf_provider_vtable *vt = inst->plugin->descriptor->provider;
+    qf_instance *inst = NULL;
+    const qf_provider_vtable *vt;
     double start = 0;
     qf_error err;
 
     qf_error_init(&err);
+    if (qf_route_provider(rt, req->route, &inst, &err) != QF_OK) {
+        fprintf(stderr, "bench: %s\n", err.message);
+        exit(1);
+    }
+    vt = inst->plugin->descriptor->provider;
     for (long i = 0; i < n + WARMUP; i++) {
         qf_response *resp = qf_response_new(NULL, 0);
 

@@ -713,14 +713,11 @@ END_TEST
 
 START_TEST(bad_endpoint_setting)
 {
-    qf_request *req = NULL;
-
+    /* The provider instance is created, and rejected, by the first call. */
     open_runtime(w.sim.base_url, "      endpoint: completions\n");
-    ck_assert_int_eq(qf_request_create(w.rt, "plotwright", NULL, &req, &w.err),
-                     QF_ERR_CONFIG);
+    ck_assert_int_eq(run(0), QF_ERR_CONFIG);
     check_message_has("ollama: endpoint is \"completions\"; expected chat or generate");
     ck_assert_int_eq(sim_request_count(), 0);
-    qf_request_free(req);
 }
 END_TEST
 
@@ -777,17 +774,14 @@ END_TEST
 
 START_TEST(base_url_with_credentials)
 {
-    qf_request *req = NULL;
     char url[96];
 
     snprintf(url, sizeof(url), "http://user:pw@127.0.0.1:%d", w.sim.port);
     open_runtime(url, "");
-    ck_assert_int_eq(qf_request_create(w.rt, "plotwright", NULL, &req, &w.err),
-                     QF_ERR_CONFIG);
+    ck_assert_int_eq(run(0), QF_ERR_CONFIG);
     check_message_has("ollama: base_url contains credentials");
     ck_assert_ptr_null(strstr(w.err.message, "pw"));
     ck_assert_int_eq(sim_request_count(), 0);
-    qf_request_free(req);
 }
 END_TEST
 

@@ -864,13 +864,15 @@ START_TEST(base_url_credentials_rejected)
                      -1);
     saved = qf_test_stderr_begin(w.dir, QF_LOG_TRACE);
     open_runtime_at(base_url, "", "");
-    /* The provider instance is created, and rejected, with the request. */
-    qf_status status =
-        qf_request_create(w.rt, "plotwright", NULL, &req, &w.err);
+    /* The provider instance is created, and rejected, by the first call. */
+    ck_assert_int_eq(qf_request_create(w.rt, "plotwright", NULL, &req, &w.err),
+                     QF_OK);
+    qf_request_add_message(req, "user", "hi", 2);
+    qf_status status = qf_runtime_run(w.rt, req, NULL, &w.resp, &w.err);
     char *logged = qf_test_stderr_end(saved, w.dir);
 
     free(base_url);
-    ck_assert_ptr_null(req);
+    qf_request_free(req);
     ck_assert_int_eq(status, QF_ERR_CONFIG);
     ck_assert_int_eq(w.err.status, QF_ERR_CONFIG);
     ck_assert_msg(strstr(w.err.message,

@@ -372,18 +372,28 @@ START_TEST(identical_providers_shared)
                                   "  scene_smith: {provider: echo, model: b}\n"
                                   "  gatekeeper: {provider: echo, timeout: "
                                   "{total_seconds: 5}}\n");
-    qf_request *p = NULL, *s = NULL, *g = NULL;
+    const char *const roles[] = {"plotwright", "scene_smith", "gatekeeper"};
+    qf_request *reqs[3] = {NULL, NULL, NULL};
     qf_error err;
 
     qf_error_init(&err);
-    ck_assert_int_eq(qf_request_create(rt, "plotwright", NULL, &p, &err), QF_OK);
-    ck_assert_int_eq(qf_request_create(rt, "scene_smith", NULL, &s, &err), QF_OK);
-    ck_assert_int_eq(qf_request_create(rt, "gatekeeper", NULL, &g, &err), QF_OK);
-    ck_assert_ptr_eq(p->route->provider, s->route->provider);
-    ck_assert_ptr_ne(p->route->provider, g->route->provider);
-    qf_request_free(p);
-    qf_request_free(s);
-    qf_request_free(g);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(qf_request_create(rt, roles[i], NULL, &reqs[i], &err),
+                         QF_OK);
+        /* Provider instances are created by the first call, not before. */
+        ck_assert_ptr_null(reqs[i]->route->provider);
+    }
+    for (int i = 0; i < 3; i++) {
+        qf_response *resp = NULL;
+
+        ck_assert_int_eq(run_role(rt, roles[i], "x", NULL, &resp, &err), QF_OK);
+        qf_response_free(resp);
+    }
+    ck_assert_ptr_nonnull(reqs[0]->route->provider);
+    ck_assert_ptr_eq(reqs[0]->route->provider, reqs[1]->route->provider);
+    ck_assert_ptr_ne(reqs[0]->route->provider, reqs[2]->route->provider);
+    for (int i = 0; i < 3; i++)
+        qf_request_free(reqs[i]);
     qf_runtime_close(rt);
 }
 END_TEST
