@@ -1,11 +1,14 @@
 /*
  * redis_conn.c - redis:// URL parsing with libcurl's URL API and a pool of
- * hiredis connections. A connection is opened on first use (connect, AUTH,
+ * hiredis connections. libcurl is loaded on the first URL parsed, not
+ * linked: the rate_limit plugin carries this file, and most of its users
+ * never name a Redis URL, so their processes start without libcurl. A connection is opened on first use (connect, AUTH,
  * SELECT) and kept while it works. After an I/O error it is dropped, and
  * the command is sent once more on a fresh connection. After a failed connect every
  * command fails at once until retry_interval_ms has passed, so a server
  * that is down costs one connect timeout per interval, not per request.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,15 +44,61 @@ struct qf_redis_pool {
 
 /* --- URL --------------------------------------------------------------- */
 
+/* The five libcurl functions URL parsing needs, resolved at first use. */
+static struct {
+    CURLU *(*url)(void);
+    CURLUcode (*set)(CURLU *, CURLUPart, const char *, unsigned int);
+    CURLUcode (*get)(const CURLU *, CURLUPart, char **, unsigned int);
+    void (*cleanup)(CURLU *);
+    void (*free)(void *);
+    char error[160];
+} curl_api;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+/* dlsym's object pointer converted to a function pointer, as POSIX allows. */
+static void bind_symbol(void *lib, const char *name, void *slot, size_t size)
+{
+    void *symbol = dlsym(lib, name);
+
+    if (symbol != NULL)
+        memcpy(slot, &symbol, size);
+}
+
+static void load_curl(void)
+{
+    void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+
+    if (lib == NULL) {
+        const char *reason = dlerror();
+
+        snprintf(curl_api.error, sizeof(curl_api.error),
+                 "libcurl.so.4 could not be loaded (%s); install libcurl",
+                 reason ? reason : "unknown error");
+        return;
+    }
+    bind_symbol(lib, "curl_url", &curl_api.url, sizeof(curl_api.url));
+    bind_symbol(lib, "curl_url_set", &curl_api.set, sizeof(curl_api.set));
+    bind_symbol(lib, "curl_url_get", &curl_api.get, sizeof(curl_api.get));
+    bind_symbol(lib, "curl_url_cleanup", &curl_api.cleanup,
+                sizeof(curl_api.cleanup));
+    bind_symbol(lib, "curl_free", &curl_api.free, sizeof(curl_api.free));
+    if (!curl_api.url || !curl_api.set || !curl_api.get ||
+        !curl_api.cleanup || !curl_api.free) {
+        curl_api.url = NULL;
+        snprintf(curl_api.error, sizeof(curl_api.error),
+                 "libcurl.so.4 has no URL API; install libcurl 7.62 or newer");
+    }
+}
+
 static char *url_part(CURLU *u, CURLUPart part, unsigned flags)
 {
     char *value = NULL;
     char *copy;
 
-    if (curl_url_get(u, part, &value, flags) != CURLUE_OK || value == NULL)
+    if (curl_api.get(u, part, &value, flags) != CURLUE_OK || value == NULL)
         return NULL;
     copy = strdup(value);
-    curl_free(value);
+    curl_api.free(value);
     return copy;
 }
 
@@ -122,13 +171,19 @@ static const char *check_scheme(CURLU *u)
 qf_status qf_redis_url_parse(const char *url, qf_redis_target *out, char *msg,
                              size_t msg_len)
 {
-    CURLU *u = curl_url();
+    CURLU *u = NULL;
     const char *reason = NULL;
 
     memset(out, 0, sizeof(*out));
+    pthread_once(&curl_once, load_curl);
+    if (curl_api.url == NULL) {
+        snprintf(msg, msg_len, "%s", curl_api.error);
+        return QF_ERR_CONFIG;
+    }
+    u = curl_api.url();
     if (u == NULL)
         reason = "out of memory";
-    else if (curl_url_set(u, CURLUPART_URL, url ? url : "",
+    else if (curl_api.set(u, CURLUPART_URL, url ? url : "",
                           CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
         reason = "it is not a URL";
     if (reason == NULL)
@@ -143,7 +198,8 @@ qf_status qf_redis_url_parse(const char *url, qf_redis_target *out, char *msg,
             out->user = NULL;
         }
     }
-    curl_url_cleanup(u);
+    if (u != NULL)
+        curl_api.cleanup(u);
 
     if (reason == NULL)
         return QF_OK;
