@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "error.h"
+#include "log.h"
 
 #define LEDGER_FILE_NAME "ledger.db"
 #define MS_PER_DAY 86400000LL
@@ -270,8 +271,8 @@ static void deferred_clear(deferred_row *d)
     free(d->status);
 }
 
-/* Write `rows` in one transaction; errors are reported on stderr because
- * no caller is waiting for them. */
+/* Write `rows` in one transaction; errors are logged because no caller is
+ * waiting for them. */
 static void write_deferred(qf_ledger *ledger, deferred_row *rows, size_t count)
 {
     qf_error err;
@@ -291,9 +292,8 @@ static void write_deferred(qf_ledger *ledger, deferred_row *rows, size_t count)
     }
     pthread_mutex_unlock(&ledger->lock);
     if (failed > 0)
-        fprintf(stderr, "qf: error [ledger] %zu of %zu cache-hit rows not "
-                        "written: %s\n",
-                failed, count, err.message[0] ? err.message : "commit failed");
+        qf_log(QF_LOG_ERROR, "ledger", "%zu of %zu cache-hit rows not written: %s",
+               failed, count, err.message[0] ? err.message : "commit failed");
 }
 
 /* Take the queue and write it; returns the number of rows written. */
