@@ -19,7 +19,7 @@ fail() { echo "sdk.sh: FAILED: $*" >&2; exit 1; }
 
 step "install into $prefix"
 cmake --install "$build" --prefix "$prefix" >/dev/null
-for f in bin/qf bin/qf-sim bin/qf-plugin-check include/qf/plugin.h \
+for f in bin/qf bin/qf-serve bin/qf-sim bin/qf-plugin-check include/qf/plugin.h \
          lib/pkgconfig/qf-plugin.pc \
          lib/cmake/QuestFoundryPlugin/QuestFoundryPluginConfig.cmake \
          lib/questfoundry/plugins/openai.so; do
@@ -29,6 +29,15 @@ done
 # Only the prefix from here on: no source tree include paths, no build/.
 export PATH="$prefix/bin:$PATH"
 unset QF_PLUGIN_PATH QF_CONFIG QF_STATE_DIR
+
+step "the installed qf runs the installed qf-serve"
+help=$("$prefix/bin/qf" serve --help) ||
+    fail "'qf serve --help' from the prefix failed"
+[[ $help == "usage: qf serve "* ]] ||
+    fail "'qf serve --help' from the prefix printed '$help'"
+case $(ldd "$prefix/bin/qf") in
+    *microhttpd*) fail "the installed qf links libmicrohttpd; only qf-serve should" ;;
+esac
 
 step "build the examples with CMake"
 for ex in middleware:prefix provider:reverse; do

@@ -114,3 +114,30 @@ int qf_cli_take_json_flag(qf_cli *cli, int argc, char **argv)
     argv[kept] = NULL;
     return kept;
 }
+
+int qf_cli_parse_globals(qf_cli *cli, int argc, char **argv)
+{
+    int i = 1;
+
+    while (i < argc) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            cli->config_path = argv[i + 1];
+            i += 2;
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            cli->config_path = argv[i] + 9;
+            i++;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            cli->json = 1;
+            i++;
+        } else if (strcmp(argv[i], "-v") == 0) {
+            cli->verbosity += 1;
+            i++;
+        } else if (strcmp(argv[i], "-vv") == 0) {
+            cli->verbosity += 2;
+            i++;
+        } else {
+            break;
+        }
+    }
+    return i;
+}

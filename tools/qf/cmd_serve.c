@@ -1,9 +1,9 @@
 /*
- * cmd_serve.c - `qf serve`: the OpenAI-compatible gateway. It loads the
- * configuration, starts the HTTP server (serve_http.c) and then waits for
- * signals on the main thread: SIGHUP reloads the configuration, SIGTERM or
- * SIGINT stop accepting connections, let the requests in flight finish and
- * exit. Every other thread has these signals blocked.
+ * cmd_serve.c - the OpenAI-compatible gateway of qf-serve (serve_main.c),
+ * which `qf serve` execs. It loads the configuration, starts the HTTP server
+ * (serve_http.c), then waits on the main thread for SIGHUP (reload) or
+ * SIGTERM/SIGINT (drain the requests in flight and exit); other threads
+ * block these signals.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -29,6 +29,10 @@ static void print_help(void)
            "                      port 0 picks a free port). Without "
            "gateway.keys\n"
            "                      only loopback addresses are allowed.\n"
+           "\n"
+           "qf serve runs the qf-serve executable from qf's folder, which\n"
+           "takes the same global options: qf-serve [--config FILE] [-v]\n"
+           "[--json] [--listen ADDR:PORT].\n"
            "\n"
            "Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT\n"
            "finish the requests in flight, then exit.\n"

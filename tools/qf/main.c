@@ -16,7 +16,8 @@ static const qf_command commands[] = {
     {"cost", qf_cmd_cost, "report spending from the cost ledger"},
     {"limits", qf_cmd_limits, "show rate limits and budgets with their use"},
     {"state", qf_cmd_state, "manage the project state store"},
-    {"serve", qf_cmd_serve, "serve the role chains as an OpenAI-compatible API"},
+    {"serve", qf_cmd_serve_exec,
+     "serve the role chains as an OpenAI-compatible API"},
 };
 
 static void print_usage(FILE *out)
@@ -43,34 +44,6 @@ static void print_usage(FILE *out)
             "3 rate limited, 4 budget exceeded, 5 upstream error.\n");
 }
 
-/* Parse global options; returns the index of the command or -1. */
-static int parse_globals(qf_cli *cli, int argc, char **argv)
-{
-    int i = 1;
-
-    while (i < argc && argv[i][0] == '-') {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            cli->config_path = argv[i + 1];
-            i += 2;
-        } else if (strncmp(argv[i], "--config=", 9) == 0) {
-            cli->config_path = argv[i] + 9;
-            i++;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            cli->json = 1;
-            i++;
-        } else if (strcmp(argv[i], "-v") == 0) {
-            cli->verbosity += 1;
-            i++;
-        } else if (strcmp(argv[i], "-vv") == 0) {
-            cli->verbosity += 2;
-            i++;
-        } else {
-            return -1;
-        }
-    }
-    return i;
-}
-
 int main(int argc, char **argv)
 {
     qf_cli cli = {0};
@@ -88,9 +61,9 @@ int main(int argc, char **argv)
         return QF_EXIT_OK;
     }
 
-    first = parse_globals(&cli, argc, argv);
-    if (first < 0) {
-        fprintf(stderr, "qf: unknown global option '%s'\n", argv[1]);
+    first = qf_cli_parse_globals(&cli, argc, argv);
+    if (first < argc && argv[first][0] == '-') {
+        fprintf(stderr, "qf: unknown global option '%s'\n", argv[first]);
         print_usage(stderr);
         return QF_EXIT_USAGE;
     }

@@ -34,7 +34,10 @@ int qf_cmd_cache(qf_cli *cli, int argc, char **argv);
 int qf_cmd_cost(qf_cli *cli, int argc, char **argv);
 int qf_cmd_limits(qf_cli *cli, int argc, char **argv);
 int qf_cmd_state(qf_cli *cli, int argc, char **argv);
+/* The gateway itself, built into qf-serve only (cmd_serve.c). */
 int qf_cmd_serve(qf_cli *cli, int argc, char **argv);
+/* `qf serve` in qf: exec qf-serve from qf's folder (exec_serve.c). */
+int qf_cmd_serve_exec(qf_cli *cli, int argc, char **argv);
 
 /* `qf plugins new`: write a plugin project (cmd_plugins_new.c). */
 int qf_plugins_new(qf_cli *cli, int argc, char **argv);
@@ -56,6 +59,11 @@ int qf_cli_fail(const qf_cli *cli, const qf_error *err);
 
 /* Print "qf: MESSAGE" and the usage hint to stderr; returns QF_EXIT_USAGE. */
 int qf_cli_usage_error(const char *fmt, ...) QF_PRINTF(1, 2);
+
+/* Parse the global options (--config FILE, --json, -v, -vv) at the start
+ * of argv into cli; returns the index of the first other argument (argc
+ * when none). qf and qf-serve share it, so both accept the same ones. */
+int qf_cli_parse_globals(qf_cli *cli, int argc, char **argv);
 
 /* Open the runtime of the configuration the global options select. */
 int qf_cli_open_runtime(const qf_cli *cli, qf_runtime **out);
