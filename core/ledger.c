@@ -176,6 +176,9 @@ qf_status qf_ledger_open(const char *state_dir, qf_ledger **out, qf_error *err)
         goto fail;
     }
     sqlite3_busy_handler(ledger->db, busy_wait, ledger);
+    /* No checkpoint (and fsync) when the process closes the database: the
+     * WAL is checkpointed as it grows, and a short-lived qf stays fast. */
+    sqlite3_db_config(ledger->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     if (exec_retrying(ledger->db,
                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") !=
             SQLITE_OK ||

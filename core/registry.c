@@ -200,6 +200,9 @@ qf_status qf_registry_open(const char *db_path, qf_registry **out,
         goto fail;
     }
     sqlite3_busy_timeout(reg->db, BUSY_TIMEOUT_MS);
+    /* No checkpoint (and fsync) when the process closes the database: the
+     * WAL is checkpointed as it grows, and a short-lived qf stays fast. */
+    sqlite3_db_config(reg->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     status = db_exec(reg, "PRAGMA journal_mode=WAL", err);
     if (status == QF_OK)
         status = create_schema(reg, err);

@@ -83,6 +83,9 @@ qf_status qf_fc_index_open(qf_fc_index *idx, const char *path, int busy_ms,
     if (rc != SQLITE_OK)
         goto fail;
     sqlite3_busy_timeout(idx->db, busy_ms);
+    /* No checkpoint (and fsync) when the process closes the database: the
+     * WAL is checkpointed as it grows, and a short-lived qf stays fast. */
+    sqlite3_db_config(idx->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 
     rc = exec_retry(idx->db, "PRAGMA journal_mode=WAL;"
                              "PRAGMA synchronous=NORMAL;");
