@@ -32,7 +32,11 @@ start_sim() {
     done
     return 1
 }
-start_sim 8089 || start_sim 0 || {
+start_sim 8089 || {
+    echo "port 8089 is busy; qf-sim uses a free port, so answers cached for"
+    echo "port 8089 are not reused (the base URL is part of the cache key)"
+    start_sim 0
+} || {
     echo "qf-sim did not start:" >&2
     cat "$sim_out" >&2
     exit 1

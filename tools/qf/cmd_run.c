@@ -152,7 +152,7 @@ static int parse_args(run_options *opts, int argc, char **argv)
         return rc;
     if (opts->role == NULL)
         return qf_cli_usage_error("run: --role ROLE is required");
-    if (opts->prompt == NULL)
+    if (opts->prompt == NULL || opts->prompt[0] == '\0')
         return qf_cli_usage_error("run: no prompt given; usage: qf run --role "
                                   "ROLE PROMPT");
     return -1;
