@@ -160,9 +160,8 @@ static void account(call *c, qf_status status)
     resp->cost_usd = 0;
     resp->unpriced = 0;
     if (status == QF_OK && !resp->cache_hit && model != NULL)
-        qf_runtime_cost(c->rt, model, &resp->usage,
-                        (int64_t)resp->image_count, &resp->cost_usd,
-                        &resp->unpriced);
+        qf_runtime_cost(c->rt, model, &resp->usage, (int64_t)resp->image_count,
+                        &resp->cost_usd, &resp->unpriced);
 
     row.time_ms = c->rt->clock.now_ms(c->rt->clock.user);
     row.role = c->req->role;

@@ -31,7 +31,7 @@ typedef enum qf_layer {
     QF_LAYER_GLOBAL = 1,  /* top-level keys of the file (cache:, ...) */
     QF_LAYER_PROVIDER = 2,
     QF_LAYER_ROLE = 3,
-    QF_LAYER_RUNTIME = 4  /* command-line options and per-call parameters */
+    QF_LAYER_RUNTIME = 4 /* command-line options and per-call parameters */
 } qf_layer;
 
 /* --- Loading ---------------------------------------------------------- */
@@ -68,7 +68,8 @@ qf_status qf_config_state_dir(const qf_config *cfg, char **out, qf_error *err);
 /* Plugin directories of `plugin_dirs`, resolved against the file's folder.
  * *out is a malloc'd NULL-terminated array of malloc'd strings; free with
  * qf_config_strings_free. */
-qf_status qf_config_plugin_dirs(const qf_config *cfg, char ***out, qf_error *err);
+qf_status qf_config_plugin_dirs(const qf_config *cfg, char ***out,
+                                qf_error *err);
 void qf_config_strings_free(char **strings);
 
 /* --- Nodes ------------------------------------------------------------ */
@@ -149,8 +150,8 @@ void qf_cnode_free(qf_cnode *node);
 
 /* One middleware entry of a chain: which plugin, with which settings. */
 typedef struct qf_chain_entry {
-    char *plugin_id;   /* "cache", "rate_limit", or a third-party id */
-    char *name;        /* instance name for logs: "cache@plotwright" */
+    char *plugin_id;    /* "cache", "rate_limit", or a third-party id */
+    char *name;         /* instance name for logs: "cache@plotwright" */
     qf_cnode *settings; /* merged settings of this entry (owned) */
 } qf_chain_entry;
 
@@ -172,11 +173,11 @@ typedef struct qf_role_plan {
     char *provider_name;   /* provider block name, e.g. "openai" */
     char *provider_plugin; /* plugin id implementing it */
     qf_cnode *provider_settings;
-    char *instance_key;    /* canonical JSON of plugin id + settings */
-    char *model;           /* NULL when neither provider nor role sets it */
+    char *instance_key;      /* canonical JSON of plugin id + settings */
+    char *model;             /* NULL when neither provider nor role sets it */
     qf_cnode *system_prompt; /* NULL or scalar, expanded when read */
-    qf_cnode *params;      /* generation parameters, merged by layer */
-    qf_cnode *options;     /* provider-native options, merged by layer */
+    qf_cnode *params;        /* generation parameters, merged by layer */
+    qf_cnode *options;       /* provider-native options, merged by layer */
     size_t chain_len;
     qf_chain_entry *chain; /* middleware in request order */
     qf_cnode *effective;   /* the whole merged view for `qf config show` */

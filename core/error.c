@@ -24,7 +24,7 @@ qf_status qf_error_setv(qf_error *err, qf_status status, const char *fmt,
     return status;
 }
 
-qf_status (qf_error_set)(qf_error *err, qf_status status, const char *fmt, ...)
+qf_status(qf_error_set)(qf_error *err, qf_status status, const char *fmt, ...)
 {
     va_list ap;
 
@@ -89,22 +89,16 @@ int qf_status_exit_code(qf_status status)
 {
     switch (status) {
     case QF_OK:
-    case QF_ANSWERED:
-        return 0;
+    case QF_ANSWERED: return 0;
     case QF_ERR_CONFIG:
-    case QF_ERR_INVALID:
-        return 2;
-    case QF_ERR_RATE_LIMITED:
-        return 3;
-    case QF_ERR_BUDGET:
-        return 4;
+    case QF_ERR_INVALID: return 2;
+    case QF_ERR_RATE_LIMITED: return 3;
+    case QF_ERR_BUDGET: return 4;
     case QF_ERR_UPSTREAM:
     case QF_ERR_CONNECT:
     case QF_ERR_TIMEOUT:
     case QF_ERR_PROTOCOL:
-    case QF_ERR_STREAM_CUT:
-        return 5;
-    default:
-        return 1;
+    case QF_ERR_STREAM_CUT: return 5;
+    default: return 1;
     }
 }

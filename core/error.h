@@ -16,8 +16,9 @@
 
 struct qf_error {
     qf_status status;
-    int http_status;        /* upstream HTTP status, 0 when none */
-    int64_t retry_after_ms; /* wait after which a retry may pass, -1 when none */
+    int http_status; /* upstream HTTP status, 0 when none */
+    int64_t
+        retry_after_ms; /* wait after which a retry may pass, -1 when none */
     char message[QF_ERROR_MESSAGE_MAX];
 };
 
@@ -34,7 +35,7 @@ qf_status qf_error_setv(qf_error *err, qf_status status, const char *fmt,
 /* Tell the static analyzer that qf_error_set returns its status argument;
  * it cannot see error.c from other files and otherwise assumes a failure
  * path may return QF_OK. Analysis builds only. */
-#define qf_error_set(err, status, ...) \
+#define qf_error_set(err, status, ...)                                         \
     (qf_error_set((err), (status), __VA_ARGS__), (status))
 #endif
 

@@ -91,8 +91,8 @@ static int host_log_enabled(const qf_context *ctx, qf_log_level level)
     return qf_log_enabled(level);
 }
 
-static void host_log(const qf_context *ctx, qf_log_level level,
-                     const char *fmt, ...)
+static void host_log(const qf_context *ctx, qf_log_level level, const char *fmt,
+                     ...)
 {
     va_list ap;
 

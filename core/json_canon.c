@@ -104,8 +104,7 @@ static void put_object(buffer *b, const cJSON *object)
         b->failed = 1;
         return;
     }
-    cJSON_ArrayForEach(child, object)
-        items[i++] = child;
+    cJSON_ArrayForEach(child, object) items[i++] = child;
     qsort(items, count, sizeof(*items), compare_keys);
 
     put_str(b, "{");
@@ -129,7 +128,8 @@ static void put_value(buffer *b, const cJSON *v)
         put_object(b, v);
     } else if (cJSON_IsArray(v)) {
         put_str(b, "[");
-        cJSON_ArrayForEach(child, v) {
+        cJSON_ArrayForEach(child, v)
+        {
             if (!first)
                 put_str(b, ",");
             put_value(b, child);

@@ -26,14 +26,14 @@
 #include "log.h"
 
 #define LEDGER_FILE_NAME "ledger.db"
-#define MS_PER_DAY 86400000LL
+#define MS_PER_DAY       86400000LL
 /* Busy handler: up to this many retries of 20-220 microseconds each, about
  * five seconds of waiting in total. */
 #define BUSY_MAX_RETRIES 40000
 
 /* Deferred rows are written at least this often, or sooner in batches. */
 #define DEFER_INTERVAL_MS 100
-#define DEFER_BATCH 256
+#define DEFER_BATCH       256
 
 /* A queued row with its own copies of the strings. */
 typedef struct deferred_row {
@@ -186,8 +186,8 @@ qf_status qf_ledger_open(const char *state_dir, qf_ledger **out, qf_error *err)
         st = db_fail(err, ledger->db, "creating the schema", path);
         goto fail;
     }
-    if (sqlite3_prepare_v2(ledger->db, insert_sql, -1, &ledger->insert,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(ledger->db, insert_sql, -1, &ledger->insert, NULL) !=
+        SQLITE_OK) {
         st = db_fail(err, ledger->db, "preparing the insert", path);
         goto fail;
     }
@@ -295,8 +295,9 @@ static void write_deferred(qf_ledger *ledger, deferred_row *rows, size_t count)
     }
     pthread_mutex_unlock(&ledger->lock);
     if (failed > 0)
-        qf_log(QF_LOG_ERROR, "ledger", "%zu of %zu cache-hit rows not written: %s",
-               failed, count, err.message[0] ? err.message : "commit failed");
+        qf_log(QF_LOG_ERROR, "ledger",
+               "%zu of %zu cache-hit rows not written: %s", failed, count,
+               err.message[0] ? err.message : "commit failed");
 }
 
 /* Take the queue and write it; returns the number of rows written. */
@@ -330,7 +331,8 @@ static void *writer_main(void *arg)
         until.tv_nsec += DEFER_INTERVAL_MS * 1000000L;
         until.tv_sec += until.tv_nsec / 1000000000L;
         until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&ledger->queue_cond, &ledger->queue_lock, &until);
+        pthread_cond_timedwait(&ledger->queue_cond, &ledger->queue_lock,
+                               &until);
         pthread_mutex_unlock(&ledger->queue_lock);
         flush_queue(ledger);
         pthread_mutex_lock(&ledger->queue_lock);
@@ -469,8 +471,8 @@ static char *number_label(int64_t number, qf_ledger_group group)
     struct tm tm;
 
     if (group == QF_LEDGER_BY_MONTH) {
-        snprintf(text, sizeof(text), "%04lld-%02lld",
-                 (long long)(number / 12), (long long)(number % 12 + 1));
+        snprintf(text, sizeof(text), "%04lld-%02lld", (long long)(number / 12),
+                 (long long)(number % 12 + 1));
         return strdup(text);
     }
     gmtime_r(&seconds, &tm);

@@ -120,7 +120,8 @@ void qf_logv(qf_log_level level, const char *prefix, const char *fmt,
     if (suppressed < 0)
         return;
     if (suppressed > 0)
-        fprintf(stderr, "%s (%ld similar lines suppressed)\n", line, suppressed);
+        fprintf(stderr, "%s (%ld similar lines suppressed)\n", line,
+                suppressed);
     else
         fprintf(stderr, "%s\n", line);
 }

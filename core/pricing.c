@@ -51,9 +51,9 @@ typedef struct warned_model {
 static pthread_mutex_t warned_lock = PTHREAD_MUTEX_INITIALIZER;
 static warned_model *warned_models;
 
-static const char *const price_fields[] = {
-    "input_per_million", "cached_input_per_million", "output_per_million",
-    "per_image"};
+static const char *const price_fields[] = {"input_per_million",
+                                           "cached_input_per_million",
+                                           "output_per_million", "per_image"};
 
 static double *price_field(qf_price *price, size_t index)
 {
@@ -258,15 +258,16 @@ static qf_status parse_model(qf_pricing *pricing, const cJSON *item,
 
     if (!cJSON_IsObject(item))
         return qf_error_set(err, QF_ERR_CONFIG,
-                            "%s: models.%s: expected an object of prices",
-                            path, item->string);
+                            "%s: models.%s: expected an object of prices", path,
+                            item->string);
     entry = entry_upsert(pricing, item->string);
     if (entry == NULL)
         return qf_error_set(err, QF_ERR_NOMEM, "out of memory");
 
-    for (size_t i = 0; i < sizeof(price_fields) / sizeof(price_fields[0]); i++) {
-        const cJSON *value = cJSON_GetObjectItemCaseSensitive(item,
-                                                              price_fields[i]);
+    for (size_t i = 0; i < sizeof(price_fields) / sizeof(price_fields[0]);
+         i++) {
+        const cJSON *value =
+            cJSON_GetObjectItemCaseSensitive(item, price_fields[i]);
         if (value == NULL)
             continue;
         if (!cJSON_IsNumber(value) || value->valuedouble < 0)
@@ -289,10 +290,12 @@ static qf_status parse_aliases(qf_pricing *pricing, const cJSON *aliases,
     if (pricing->aliases == NULL)
         return qf_error_set(err, QF_ERR_NOMEM, "out of memory");
 
-    cJSON_ArrayForEach(item, aliases) {
+    cJSON_ArrayForEach(item, aliases)
+    {
         price_alias *alias = &pricing->aliases[pricing->alias_count];
 
-        if (!cJSON_IsString(item) || find_exact(pricing, item->valuestring) == NULL)
+        if (!cJSON_IsString(item) ||
+            find_exact(pricing, item->valuestring) == NULL)
             return qf_error_set(err, QF_ERR_CONFIG,
                                 "%s: aliases.%s: target is not a model of the "
                                 "table; expected the name of an entry under "
@@ -315,10 +318,11 @@ static qf_status parse_table(qf_pricing *pricing, const char *text, size_t len,
     qf_status st = QF_OK;
 
     if (root == NULL)
-        return qf_error_set(err, QF_ERR_CONFIG,
-                            "%s: invalid JSON near byte %td; fix the price "
-                            "table file",
-                            path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - text : 0);
+        return qf_error_set(
+            err, QF_ERR_CONFIG,
+            "%s: invalid JSON near byte %td; fix the price "
+            "table file",
+            path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - text : 0);
     models = cJSON_GetObjectItemCaseSensitive(root, "models");
     if (!cJSON_IsObject(models)) {
         st = qf_error_set(err, QF_ERR_CONFIG,
@@ -327,7 +331,8 @@ static qf_status parse_table(qf_pricing *pricing, const char *text, size_t len,
                           path);
         goto out;
     }
-    cJSON_ArrayForEach(item, models) {
+    cJSON_ArrayForEach(item, models)
+    {
         st = parse_model(pricing, item, path, err);
         if (st != QF_OK)
             goto out;
@@ -392,10 +397,11 @@ static qf_status apply_override(qf_pricing *pricing, const char *model,
         while (f < fields && strcmp(key, price_fields[f]) != 0)
             f++;
         if (f == fields)
-            return node_error(err, value,
-                              "unknown price field; expected input_per_million, "
-                              "cached_input_per_million, output_per_million "
-                              "or per_image");
+            return node_error(
+                err, value,
+                "unknown price field; expected input_per_million, "
+                "cached_input_per_million, output_per_million "
+                "or per_image");
         st = qf_cnode_double(value, &number, err);
         if (st != QF_OK)
             return st;
@@ -433,8 +439,7 @@ static qf_status apply_config(qf_pricing *pricing, const qf_config *cfg,
     return QF_OK;
 }
 
-qf_status qf_pricing_open(const qf_config *cfg, qf_pricing **out,
-                          qf_error *err)
+qf_status qf_pricing_open(const qf_config *cfg, qf_pricing **out, qf_error *err)
 {
     qf_pricing *pricing = calloc(1, sizeof(*pricing));
     qf_status st;
@@ -610,7 +615,8 @@ qf_status qf_pricing_cost(const qf_pricing *pricing, const char *model,
     if (usage != NULL) {
         prompt = usage->prompt_tokens > 0 ? usage->prompt_tokens : 0;
         cached = usage->cached_tokens > 0 ? usage->cached_tokens : 0;
-        completion = usage->completion_tokens > 0 ? usage->completion_tokens : 0;
+        completion =
+            usage->completion_tokens > 0 ? usage->completion_tokens : 0;
     }
     if (cached > prompt)
         cached = prompt;

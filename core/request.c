@@ -429,8 +429,8 @@ static void response_usage(const qf_response *resp, qf_usage *out)
 static qf_status response_add_image(qf_response *resp, const void *bytes,
                                     size_t len, const char *mime)
 {
-    qf_image *grown = realloc(resp->images,
-                              (resp->image_count + 1) * sizeof(*grown));
+    qf_image *grown =
+        realloc(resp->images, (resp->image_count + 1) * sizeof(*grown));
     qf_image *image;
 
     if (grown == NULL)

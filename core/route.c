@@ -63,7 +63,8 @@ static int has_capability(const char *json, const char *capability)
     const cJSON *item;
     int found = 0;
 
-    cJSON_ArrayForEach(item, list) {
+    cJSON_ArrayForEach(item, list)
+    {
         if (cJSON_IsString(item) && strcmp(item->valuestring, capability) == 0)
             found = 1;
     }
@@ -77,10 +78,9 @@ static qf_status check_provider(qf_runtime *rt, const qf_route *route,
                                 qf_error *err)
 {
     qf_registry_entry entry = {0};
-    qf_status status = qf_runtime_plugin_entry(rt, route->provider_plugin,
-                                               QF_KIND_PROVIDER,
-                                               route->provider_name, &entry,
-                                               err);
+    qf_status status =
+        qf_runtime_plugin_entry(rt, route->provider_plugin, QF_KIND_PROVIDER,
+                                route->provider_name, &entry, err);
 
     if (status != QF_OK)
         goto out;
@@ -119,9 +119,9 @@ qf_status qf_route_provider(qf_runtime *rt, const qf_route *route,
     pthread_mutex_lock(&rt->lock);
     inst = route->provider;
     if (inst == NULL) {
-        status = qf_runtime_instance(rt, QF_KIND_PROVIDER, route->provider_plugin,
-                                     route->provider_node, route->provider_name,
-                                     &inst, err);
+        status = qf_runtime_instance(
+            rt, QF_KIND_PROVIDER, route->provider_plugin, route->provider_node,
+            route->provider_name, &inst, err);
         if (status == QF_OK)
             __atomic_store_n(&mutable_route->provider, inst, __ATOMIC_RELEASE);
     }
@@ -135,8 +135,8 @@ static qf_status build_chain(qf_runtime *rt, const qf_role_plan *plan,
 {
     qf_status status;
 
-    route->chain = calloc(plan->chain_len ? plan->chain_len : 1,
-                          sizeof(*route->chain));
+    route->chain =
+        calloc(plan->chain_len ? plan->chain_len : 1, sizeof(*route->chain));
     if (route->chain == NULL)
         return qf_error_set(err, QF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < plan->chain_len; i++) {
@@ -161,7 +161,8 @@ static qf_status build_defaults(const qf_role_plan *plan, qf_route *route,
         return qf_error_set(err, QF_ERR_NOMEM, "out of memory");
     if (plan->system_prompt != NULL &&
         qf_cnode_type_of(plan->system_prompt) == QF_CNODE_SCALAR) {
-        status = qf_cnode_string(plan->system_prompt, &route->system_prompt, err);
+        status =
+            qf_cnode_string(plan->system_prompt, &route->system_prompt, err);
         if (status != QF_OK)
             return status;
     }
@@ -192,8 +193,8 @@ static qf_status resolve(qf_runtime *rt, const char *role, qf_route **out,
     }
 
     route->provider_plugin = strdup(plan->provider_plugin);
-    route->provider_node = qf_cnode_copy(plan->provider_settings,
-                                         QF_LAYER_PROVIDER);
+    route->provider_node =
+        qf_cnode_copy(plan->provider_settings, QF_LAYER_PROVIDER);
     if (route->provider_plugin == NULL || route->provider_node == NULL) {
         status = qf_error_set(err, QF_ERR_NOMEM, "out of memory");
         goto fail;
@@ -201,8 +202,8 @@ static qf_status resolve(qf_runtime *rt, const char *role, qf_route **out,
 
     status = check_provider(rt, route, err);
     if (status == QF_OK)
-        status = node_json(plan->provider_settings, &route->provider_settings,
-                           err);
+        status =
+            node_json(plan->provider_settings, &route->provider_settings, err);
     if (status == QF_OK)
         status = build_chain(rt, plan, route, err);
     if (status == QF_OK)
@@ -249,7 +250,8 @@ static void merge_json(cJSON *base, const cJSON *over)
 {
     const cJSON *item;
 
-    cJSON_ArrayForEach(item, over) {
+    cJSON_ArrayForEach(item, over)
+    {
         cJSON *existing = cJSON_GetObjectItemCaseSensitive(base, item->string);
 
         if (cJSON_IsNull(item)) {
@@ -352,7 +354,8 @@ static qf_status check_stop(const cJSON *value, qf_error *err)
     if (!cJSON_IsArray(value))
         return invalid_param("stop", value, "a string or a list of strings",
                              err);
-    cJSON_ArrayForEach(item, value) {
+    cJSON_ArrayForEach(item, value)
+    {
         if (!cJSON_IsString(item))
             return invalid_param("stop", value, "a string or a list of strings",
                                  err);
@@ -368,8 +371,10 @@ static qf_status validate_params(const cJSON *params, qf_error *err)
 
     for (size_t i = 0; i < sizeof(numeric_params) / sizeof(numeric_params[0]);
          i++) {
-        value = cJSON_GetObjectItemCaseSensitive(params, numeric_params[i].name);
-        if (value != NULL && check_numeric(&numeric_params[i], value, err) != QF_OK)
+        value =
+            cJSON_GetObjectItemCaseSensitive(params, numeric_params[i].name);
+        if (value != NULL &&
+            check_numeric(&numeric_params[i], value, err) != QF_OK)
             return QF_ERR_INVALID;
     }
     value = cJSON_GetObjectItemCaseSensitive(params, "stop");

@@ -172,7 +172,8 @@ qf_status qf_runtime_open(const qf_runtime_options *options, qf_runtime **out,
     if (status == QF_OK)
         status = make_dirs(rt->state_dir, err);
     if (status == QF_OK)
-        status = open_registry(rt, !(options && options->no_registry_scan), err);
+        status =
+            open_registry(rt, !(options && options->no_registry_scan), err);
     if (status != QF_OK) {
         qf_runtime_close(rt);
         return status;
@@ -317,7 +318,8 @@ static qf_status file_sha256(const char *path, char hex[65], qf_error *err)
 static qf_status check_pin(qf_runtime *rt, const char *id, const char *path,
                            qf_error *err)
 {
-    const qf_cnode *pins = qf_cnode_get(qf_config_root(rt->config), "plugin_pins");
+    const qf_cnode *pins =
+        qf_cnode_get(qf_config_root(rt->config), "plugin_pins");
     const qf_cnode *pin = pins ? qf_cnode_get(pins, id) : NULL;
     char *expected = NULL, actual[65];
     qf_status status;
@@ -361,8 +363,8 @@ qf_status qf_runtime_plugin_entry(qf_runtime *rt, const char *id,
     if (status != QF_OK)
         return status;
     if (strcmp(entry->status, "ok") != 0)
-        return qf_error_set(err, QF_ERR_ABI, "plugin \"%s\" (%s) is %s: %s",
-                            id, entry->path, entry->status,
+        return qf_error_set(err, QF_ERR_ABI, "plugin \"%s\" (%s) is %s: %s", id,
+                            entry->path, entry->status,
                             entry->error ? entry->error : "no detail");
     if (entry->kind == NULL || strcmp(entry->kind, kind_ids[kind]) != 0)
         return qf_error_set(err, QF_ERR_CONFIG,
@@ -422,10 +424,10 @@ static qf_status instance_key(qf_plugin_kind kind, const char *plugin_id,
     if (settings != NULL)
         status = qf_cnode_to_json(settings, &json, err);
     if (status == QF_OK && json != NULL)
-        status = qf_json_canonicalize(json, strlen(json), &canonical, NULL, err);
-    if (status == QF_OK &&
-        asprintf(out, "%d:%s:%s", (int)kind, plugin_id,
-                 canonical ? canonical : "{}") < 0)
+        status =
+            qf_json_canonicalize(json, strlen(json), &canonical, NULL, err);
+    if (status == QF_OK && asprintf(out, "%d:%s:%s", (int)kind, plugin_id,
+                                    canonical ? canonical : "{}") < 0)
         status = qf_error_set(err, QF_ERR_NOMEM, "out of memory");
     free(json);
     free(canonical);
@@ -529,7 +531,8 @@ qf_status qf_runtime_instance(qf_runtime *rt, qf_plugin_kind kind,
     pthread_mutex_lock(&rt->lock);
     *out = find_instance(rt, key);
     if (*out == NULL) {
-        status = new_instance(rt, kind, plugin_id, settings, name, key, out, err);
+        status =
+            new_instance(rt, kind, plugin_id, settings, name, key, out, err);
         if (status != QF_OK)
             free(key);
     } else {
@@ -546,8 +549,8 @@ qf_status qf_runtime_open_instance(qf_runtime *rt, qf_plugin_kind kind,
                                    qf_error *err)
 {
     qf_instance *inst = NULL;
-    qf_status status = qf_runtime_instance(rt, kind, plugin_id, settings, name,
-                                           &inst, err);
+    qf_status status =
+        qf_runtime_instance(rt, kind, plugin_id, settings, name, &inst, err);
 
     if (status != QF_OK)
         return status;

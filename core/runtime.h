@@ -37,8 +37,8 @@ typedef struct qf_stream_sink {
     void *user;
 } qf_stream_sink;
 
-qf_status qf_runtime_open(const qf_runtime_options *options,
-                          qf_runtime **out, qf_error *err);
+qf_status qf_runtime_open(const qf_runtime_options *options, qf_runtime **out,
+                          qf_error *err);
 void qf_runtime_close(qf_runtime *rt);
 
 const qf_config *qf_runtime_config(const qf_runtime *rt);

@@ -147,10 +147,22 @@ void qf_state_set_clock(qf_state *st, qf_state_clock_fn clock, void *ctx)
     st->clock_ctx = ctx;
 }
 
-const char *qf_state_schema_version(const qf_state *st) { return st->version; }
-const char *qf_state_dir(const qf_state *st) { return st->dir; }
-const char *qf_state_db_path(const qf_state *st) { return st->db_path; }
-sqlite3 *qf_state_db(qf_state *st) { return st->db; }
+const char *qf_state_schema_version(const qf_state *st)
+{
+    return st->version;
+}
+const char *qf_state_dir(const qf_state *st)
+{
+    return st->dir;
+}
+const char *qf_state_db_path(const qf_state *st)
+{
+    return st->db_path;
+}
+sqlite3 *qf_state_db(qf_state *st)
+{
+    return st->db;
+}
 
 static qf_status write_project(qf_state *st, const char *name,
                                const char *author, const char *description,

@@ -123,9 +123,9 @@ qf_status qf_state_snapshot_list(qf_state *st, cJSON **out, qf_error *err);
 /* Insert or replace an artifact. type is a lowercase identifier
  * (hook_card, canon, tu_brief, codex_entry, scene, quest, ...); data is a
  * JSON text; tags (NULL for []) is a JSON array of strings. */
-qf_status qf_state_artifact_put(qf_state *st, const char *id,
-                                const char *type, const char *data,
-                                const char *tags, qf_error *err);
+qf_status qf_state_artifact_put(qf_state *st, const char *id, const char *type,
+                                const char *data, const char *tags,
+                                qf_error *err);
 qf_status qf_state_artifact_get(qf_state *st, const char *id, cJSON **out,
                                 qf_error *err);
 qf_status qf_state_artifact_list(qf_state *st, const char *type, cJSON **out,
@@ -150,8 +150,8 @@ qf_status qf_state_include_parse(const char *list, unsigned *out,
 /* Write the YAML export of the selected sections; *out is malloc'd. */
 qf_status qf_state_export(qf_state *st, unsigned include, char **out,
                           size_t *len, qf_error *err);
-qf_status qf_state_export_file(qf_state *st, unsigned include,
-                               const char *path, qf_error *err);
+qf_status qf_state_export_file(qf_state *st, unsigned include, const char *path,
+                               qf_error *err);
 
 /* A parsed export document. */
 typedef struct qf_state_doc qf_state_doc;

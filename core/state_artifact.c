@@ -61,9 +61,9 @@ static int artifact_exists(qf_state *st, const char *id)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static qf_status write_artifact(qf_state *st, const char *id,
-                                const char *type, const char *data,
-                                const char *tags, qf_error *err)
+static qf_status write_artifact(qf_state *st, const char *id, const char *type,
+                                const char *data, const char *tags,
+                                qf_error *err)
 {
     static const char sql[] =
         "INSERT INTO artifacts (id, type, data, metadata, tags, created, "
@@ -107,9 +107,9 @@ static qf_status put_locked(qf_state *st, const char *id, const char *type,
 }
 
 /* Check the inputs and store compact copies of data and tags. */
-static qf_status prepare_put(const char *id, const char *type,
-                             const char *data, const char *tags, char **json,
-                             char **tag_json, qf_error *err)
+static qf_status prepare_put(const char *id, const char *type, const char *data,
+                             const char *tags, char **json, char **tag_json,
+                             qf_error *err)
 {
     qf_status status;
 
@@ -132,9 +132,9 @@ static qf_status prepare_put(const char *id, const char *type,
     return status;
 }
 
-qf_status qf_state_artifact_put(qf_state *st, const char *id,
-                                const char *type, const char *data,
-                                const char *tags, qf_error *err)
+qf_status qf_state_artifact_put(qf_state *st, const char *id, const char *type,
+                                const char *data, const char *tags,
+                                qf_error *err)
 {
     char *json = NULL, *tag_json = NULL;
     qf_status status;

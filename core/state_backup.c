@@ -101,8 +101,8 @@ qf_status qf_state_backup(qf_state *st, char **out, qf_error *err)
     if (status != QF_OK)
         return status;
     if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        status = qf_error_set(err, QF_ERR_IO, "cannot open backup %s: %s",
-                              path, dst ? sqlite3_errmsg(dst) : "out of memory");
+        status = qf_error_set(err, QF_ERR_IO, "cannot open backup %s: %s", path,
+                              dst ? sqlite3_errmsg(dst) : "out of memory");
         goto out;
     }
     status = copy_db(dst, st->db, "backing up the state store", err);
@@ -158,8 +158,8 @@ qf_status qf_state_restore_unchecked(qf_state *st, const char *path,
     qf_status status;
 
     if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        status = qf_error_set(err, QF_ERR_IO, "cannot open backup %s: %s",
-                              path, src ? sqlite3_errmsg(src) : "out of memory");
+        status = qf_error_set(err, QF_ERR_IO, "cannot open backup %s: %s", path,
+                              src ? sqlite3_errmsg(src) : "out of memory");
         sqlite3_close(src);
         return status;
     }

@@ -14,7 +14,7 @@
 
 #include "state_internal.h"
 
-#define PLACEHOLDER                                                           \
+#define PLACEHOLDER                                                            \
     "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
 typedef struct out_buffer {
@@ -117,8 +117,8 @@ static qf_status select_rows(qf_state *st, const state_section *sec,
     for (size_t i = 0; i < sec->ncolumns; i++)
         used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s%s",
                                  i ? ", " : "", sec->columns[i].name);
-    snprintf(sql + used, sizeof(sql) - used, " FROM %s ORDER BY %s",
-             sec->table, sec->columns[0].name);
+    snprintf(sql + used, sizeof(sql) - used, " FROM %s ORDER BY %s", sec->table,
+             sec->columns[0].name);
     return qf_state_sql_prepare(st->db, sql, stmt, err);
 }
 
@@ -203,8 +203,8 @@ static int emit_footer(yaml_emitter_t *em)
     return yaml_emitter_emit(em, &ev);
 }
 
-static qf_status emit_document(qf_state *st, unsigned include,
-                               out_buffer *buf, qf_error *err)
+static qf_status emit_document(qf_state *st, unsigned include, out_buffer *buf,
+                               qf_error *err)
 {
     yaml_emitter_t em;
     qf_status status = QF_OK;
@@ -214,7 +214,8 @@ static qf_status emit_document(qf_state *st, unsigned include,
     yaml_emitter_set_unicode(&em, 1);
     yaml_emitter_set_width(&em, -1);
     if (!emit_header(&em, st->version))
-        status = qf_error_set(err, QF_ERR_INTERNAL, "writing the header failed");
+        status =
+            qf_error_set(err, QF_ERR_INTERNAL, "writing the header failed");
     for (size_t i = 0; status == QF_OK && i < STATE_SECTION_COUNT; i++) {
         if (include & qf_state_sections[i].include)
             status = emit_section(st, &em, &qf_state_sections[i], err);
@@ -257,8 +258,8 @@ qf_status qf_state_export(qf_state *st, unsigned include, char **out,
         status = qf_state_sql_exec(st->db, "BEGIN", "starting the export", err);
     if (status != QF_OK)
         return status;
-    status = emit_document(st, include ? include : QF_STATE_INCLUDE_ALL, &buf,
-                           err);
+    status =
+        emit_document(st, include ? include : QF_STATE_INCLUDE_ALL, &buf, err);
     sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
     if (status == QF_OK)
         status = seal(&buf, err);
@@ -271,8 +272,8 @@ qf_status qf_state_export(qf_state *st, unsigned include, char **out,
     return QF_OK;
 }
 
-qf_status qf_state_export_file(qf_state *st, unsigned include,
-                               const char *path, qf_error *err)
+qf_status qf_state_export_file(qf_state *st, unsigned include, const char *path,
+                               qf_error *err)
 {
     char *text = NULL;
     size_t len = 0;

@@ -13,26 +13,18 @@
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const state_column project_columns[] = {
-    {"name", STATE_COL_TEXT, NULL},
-    {"description", STATE_COL_TEXT, ""},
-    {"created", STATE_COL_TIME, NULL},
-    {"modified", STATE_COL_TIME, NULL},
-    {"version", STATE_COL_TEXT, NULL},
-    {"author", STATE_COL_TEXT, ""},
+    {"name", STATE_COL_TEXT, NULL},     {"description", STATE_COL_TEXT, ""},
+    {"created", STATE_COL_TIME, NULL},  {"modified", STATE_COL_TIME, NULL},
+    {"version", STATE_COL_TEXT, NULL},  {"author", STATE_COL_TEXT, ""},
     {"metadata", STATE_COL_JSON, "{}"},
 };
 
 static const state_column tu_columns[] = {
-    {"id", STATE_COL_TU_ID, NULL},
-    {"status", STATE_COL_STATUS, NULL},
-    {"owner", STATE_COL_TEXT, ""},
-    {"responsible", STATE_COL_TEXT, ""},
-    {"timebox", STATE_COL_TEXT, ""},
-    {"data", STATE_COL_JSON, "{}"},
-    {"metadata", STATE_COL_JSON, "{}"},
-    {"created", STATE_COL_TIME, NULL},
-    {"modified", STATE_COL_TIME, NULL},
-    {"snapshot", STATE_COL_NULLABLE, NULL},
+    {"id", STATE_COL_TU_ID, NULL},      {"status", STATE_COL_STATUS, NULL},
+    {"owner", STATE_COL_TEXT, ""},      {"responsible", STATE_COL_TEXT, ""},
+    {"timebox", STATE_COL_TEXT, ""},    {"data", STATE_COL_JSON, "{}"},
+    {"metadata", STATE_COL_JSON, "{}"}, {"created", STATE_COL_TIME, NULL},
+    {"modified", STATE_COL_TIME, NULL}, {"snapshot", STATE_COL_NULLABLE, NULL},
 };
 
 static const state_column snapshot_columns[] = {
@@ -43,22 +35,16 @@ static const state_column snapshot_columns[] = {
 };
 
 static const state_column artifact_columns[] = {
-    {"id", STATE_COL_TEXT, NULL},
-    {"type", STATE_COL_TEXT, NULL},
-    {"data", STATE_COL_JSON, NULL},
-    {"metadata", STATE_COL_JSON, "{}"},
-    {"tags", STATE_COL_JSON, "[]"},
-    {"created", STATE_COL_TIME, NULL},
+    {"id", STATE_COL_TEXT, NULL},       {"type", STATE_COL_TEXT, NULL},
+    {"data", STATE_COL_JSON, NULL},     {"metadata", STATE_COL_JSON, "{}"},
+    {"tags", STATE_COL_JSON, "[]"},     {"created", STATE_COL_TIME, NULL},
     {"modified", STATE_COL_TIME, NULL},
 };
 
 static const state_column history_columns[] = {
-    {"seq", STATE_COL_INT, NULL},
-    {"entity", STATE_COL_TEXT, NULL},
-    {"entity_id", STATE_COL_TEXT, NULL},
-    {"action", STATE_COL_TEXT, NULL},
-    {"time", STATE_COL_TIME, NULL},
-    {"details", STATE_COL_JSON, "{}"},
+    {"seq", STATE_COL_INT, NULL},        {"entity", STATE_COL_TEXT, NULL},
+    {"entity_id", STATE_COL_TEXT, NULL}, {"action", STATE_COL_TEXT, NULL},
+    {"time", STATE_COL_TIME, NULL},      {"details", STATE_COL_JSON, "{}"},
 };
 
 const state_section qf_state_sections[STATE_SECTION_COUNT] = {
@@ -106,8 +92,8 @@ qf_status qf_state_column_check(const state_column *col, const char *value,
     case STATE_COL_INT:
         if (!int_valid(value))
             return qf_error_set(err, QF_ERR_INVALID,
-                                "field '%s': '%s' is not an integer",
-                                col->name, value);
+                                "field '%s': '%s' is not an integer", col->name,
+                                value);
         break;
     case STATE_COL_JSON:
         if (!json_valid(value))
@@ -121,16 +107,14 @@ qf_status qf_state_column_check(const state_column *col, const char *value,
                                 "YYYY-MM-DDTHH:MM:SS.mmmZ",
                                 col->name, value);
         break;
-    case STATE_COL_TU_ID:
-        return qf_state_tu_id_validate(value, err);
+    case STATE_COL_TU_ID: return qf_state_tu_id_validate(value, err);
     case STATE_COL_STATUS:
         if (!qf_state_status_known(value))
             return qf_error_set(err, QF_ERR_INVALID,
                                 "field '%s': unknown status '%s'", col->name,
                                 value);
         break;
-    default:
-        break;
+    default: break;
     }
     return QF_OK;
 }
@@ -145,8 +129,7 @@ const state_field *qf_state_record_field(const state_record *rec,
     return NULL;
 }
 
-qf_status qf_state_include_parse(const char *list, unsigned *out,
-                                 qf_error *err)
+qf_status qf_state_include_parse(const char *list, unsigned *out, qf_error *err)
 {
     static const struct {
         const char *name;
@@ -166,7 +149,8 @@ qf_status qf_state_include_parse(const char *list, unsigned *out,
         unsigned bit = 0;
 
         for (size_t i = 0; i < COUNT(names); i++) {
-            if (strlen(names[i].name) == len && strncmp(p, names[i].name, len) == 0)
+            if (strlen(names[i].name) == len &&
+                strncmp(p, names[i].name, len) == 0)
                 bit = names[i].bit;
         }
         if (!bit)

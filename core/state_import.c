@@ -19,8 +19,8 @@ typedef struct import_run {
     qf_error *err;
 } import_run;
 
-static void label(const state_section *sec, const state_record *rec,
-                  char *out, size_t size)
+static void label(const state_section *sec, const state_record *rec, char *out,
+                  size_t size)
 {
     const state_field *id = qf_state_record_field(rec, sec->columns[0].name);
 
@@ -87,9 +87,9 @@ static qf_status insert_record(import_run *run, const state_section *sec,
     }
     if (sqlite3_step(stmt) != SQLITE_DONE) {
         label(sec, rec, what, sizeof(what));
-        status = qf_error_set(run->err, QF_ERR_INVALID,
-                              "%s: cannot store it: %s", what,
-                              sqlite3_errmsg(run->st->db));
+        status =
+            qf_error_set(run->err, QF_ERR_INVALID, "%s: cannot store it: %s",
+                         what, sqlite3_errmsg(run->st->db));
     }
     sqlite3_finalize(stmt);
     return status;
@@ -113,8 +113,8 @@ static int record_exists(import_run *run, const state_section *sec,
         snprintf(sql, sizeof(sql), "%s", history_sql);
         binds = 5;
     } else
-        snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE %s = ?1",
-                 sec->table, sec->columns[0].name);
+        snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE %s = ?1", sec->table,
+                 sec->columns[0].name);
     if (sqlite3_prepare_v2(run->st->db, sql, -1, &stmt, NULL) != SQLITE_OK)
         return -1;
     for (int i = 0; !sec->single && i < binds; i++) {
@@ -169,8 +169,8 @@ static qf_status apply_section(import_run *run, const state_section *sec,
 
     if (!run->merge) {
         snprintf(sql, sizeof(sql), "DELETE FROM %s", sec->table);
-        status = qf_state_sql_exec(run->st->db, sql, "emptying a section",
-                                   run->err);
+        status =
+            qf_state_sql_exec(run->st->db, sql, "emptying a section", run->err);
     }
     for (size_t i = 0; status == QF_OK && i < list->count; i++)
         status = apply_record(run, sec, &list->items[i]);
@@ -198,8 +198,8 @@ static qf_status log_import(import_run *run, const qf_state_doc *doc)
     sqlite3_bind_int64(stmt, 4, (sqlite3_int64)run->report->added);
     sqlite3_bind_int64(stmt, 5, (sqlite3_int64)run->report->skipped_count);
     if (sqlite3_step(stmt) != SQLITE_DONE)
-        status = qf_state_sql_fail(run->st->db, "recording the import",
-                                   run->err);
+        status =
+            qf_state_sql_fail(run->st->db, "recording the import", run->err);
     sqlite3_finalize(stmt);
     return status;
 }
@@ -210,8 +210,8 @@ static qf_status apply(import_run *run, const qf_state_doc *doc)
 
     for (size_t s = 0; status == QF_OK && s < STATE_SECTION_COUNT; s++) {
         if (doc->sections[s].present)
-            status = apply_section(run, &qf_state_sections[s],
-                                   &doc->sections[s]);
+            status =
+                apply_section(run, &qf_state_sections[s], &doc->sections[s]);
     }
     if (status == QF_OK)
         status = log_import(run, doc);
@@ -227,9 +227,9 @@ qf_status qf_state_import(qf_state *st, const qf_state_doc *doc, int merge,
 
     memset(run.report, 0, sizeof(*run.report));
     run.report->skipped = cJSON_CreateArray();
-    status = run.report->skipped ? qf_state_require_data_schema(st, err)
-                                 : qf_error_set(err, QF_ERR_NOMEM,
-                                                "out of memory");
+    status = run.report->skipped
+                 ? qf_state_require_data_schema(st, err)
+                 : qf_error_set(err, QF_ERR_NOMEM, "out of memory");
     if (status == QF_OK)
         status = qf_state_sql_exec(st->db, "BEGIN IMMEDIATE",
                                    "starting the import", err);

@@ -8,7 +8,7 @@
 #include "state.h"
 
 #define QF_STATE_VERSION_MAX 32
-#define QF_STATE_TIME_MAX 80
+#define QF_STATE_TIME_MAX    80
 
 struct qf_state {
     sqlite3 *db;
@@ -128,11 +128,11 @@ typedef struct state_column {
 } state_column;
 
 typedef struct state_section {
-    const char *key;     /* YAML key of the section */
-    const char *entity;  /* name in messages */
-    const char *table;   /* SQL table */
-    unsigned include;    /* QF_STATE_INCLUDE_* bit */
-    int single;          /* one mapping (project), not a sequence */
+    const char *key;    /* YAML key of the section */
+    const char *entity; /* name in messages */
+    const char *table;  /* SQL table */
+    unsigned include;   /* QF_STATE_INCLUDE_* bit */
+    int single;         /* one mapping (project), not a sequence */
     const state_column *columns;
     size_t ncolumns;
 } state_section;

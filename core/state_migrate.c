@@ -11,7 +11,7 @@
 
 #include "state_internal.h"
 
-#define MAX_STEPS 32
+#define MAX_STEPS    32
 #define MAX_VERSIONS (2 * MAX_STEPS)
 
 typedef struct migration_step {
@@ -80,8 +80,9 @@ qf_status qf_state_migration_register(const char *from, const char *to,
 {
     long parts[3];
 
-    if (!from || !to || version_parse(from, parts) || version_parse(to, parts) ||
-        qf_state_version_compare(from, to) >= 0 || !upgrade || !downgrade)
+    if (!from || !to || version_parse(from, parts) ||
+        version_parse(to, parts) || qf_state_version_compare(from, to) >= 0 ||
+        !upgrade || !downgrade)
         return qf_error_set(err, QF_ERR_INVALID,
                             "invalid migration step '%s' -> '%s': expected "
                             "two versions X.Y.Z, the first older, with an "
@@ -280,20 +281,21 @@ static qf_status roll_back(qf_state *st, const char *backup, qf_status status,
 
     qf_error_init(&restore_err);
     if (qf_state_restore_unchecked(st, backup, &restore_err) == QF_OK) {
-        qf_error_prefix(err, "migration to the target failed and the store "
-                             "was restored from %s (schema %s)",
+        qf_error_prefix(err,
+                        "migration to the target failed and the store "
+                        "was restored from %s (schema %s)",
                         backup, st->version);
         return status;
     }
-    qf_error_prefix(err, "migration failed AND restoring %s failed (%s); "
-                         "restore it by hand with 'qf state restore %s'",
+    qf_error_prefix(err,
+                    "migration failed AND restoring %s failed (%s); "
+                    "restore it by hand with 'qf state restore %s'",
                     backup, restore_err.message, backup);
     return status;
 }
 
 qf_status qf_state_migrate(qf_state *st, const char *to, int dry_run,
-                           cJSON **steps_out, char **backup_path,
-                           qf_error *err)
+                           cJSON **steps_out, char **backup_path, qf_error *err)
 {
     path_hop hops[MAX_VERSIONS];
     char *backup = NULL;

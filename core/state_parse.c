@@ -47,8 +47,8 @@ static qf_status expect(reader *r, yaml_event_type_t type, const char *what)
     qf_status status = next(r);
 
     if (status == QF_OK && r->ev.type != type)
-        status = qf_error_set(r->err, QF_ERR_INVALID,
-                              "line %zu: expected %s", line_of(&r->ev), what);
+        status = qf_error_set(r->err, QF_ERR_INVALID, "line %zu: expected %s",
+                              line_of(&r->ev), what);
     return status;
 }
 
@@ -68,8 +68,7 @@ static int scalar_is_null(const reader *r)
             text[0] == '\0');
 }
 
-static qf_status add_field(reader *r, state_record *rec, char *key,
-                           size_t line)
+static qf_status add_field(reader *r, state_record *rec, char *key, size_t line)
 {
     state_field *field;
 
@@ -217,8 +216,7 @@ static int is_hex64(const char *text)
 
 /* Read the checksum; *body_at receives the offset after its line. */
 static qf_status read_checksum(reader *r, qf_state_doc *doc,
-                               const uint8_t *data, size_t len,
-                               size_t *body_at)
+                               const uint8_t *data, size_t len, size_t *body_at)
 {
     qf_status status = expect(r, YAML_SCALAR_EVENT, "the key checksum");
     size_t at;
@@ -339,8 +337,8 @@ static const state_column *find_column(const state_section *sec,
     return NULL;
 }
 
-static qf_status check_record(const state_section *sec,
-                              const state_record *rec, qf_error *err)
+static qf_status check_record(const state_section *sec, const state_record *rec,
+                              qf_error *err)
 {
     char label[160];
     qf_status status = QF_OK;
@@ -351,18 +349,19 @@ static qf_status check_record(const state_section *sec,
         const state_column *col = find_column(sec, f->key);
 
         if (!col)
-            status = qf_error_set(err, QF_ERR_INVALID, "unknown field '%s'",
-                                  f->key);
+            status =
+                qf_error_set(err, QF_ERR_INVALID, "unknown field '%s'", f->key);
         else
-            status = qf_state_column_check(col, f->value, f->value == NULL, err);
+            status =
+                qf_state_column_check(col, f->value, f->value == NULL, err);
     }
     for (size_t i = 0; status == QF_OK && i < sec->ncolumns; i++) {
         const state_column *col = &sec->columns[i];
 
         if (!col->fallback && col->kind != STATE_COL_NULLABLE &&
             !qf_state_record_field(rec, col->name))
-            status = qf_error_set(err, QF_ERR_INVALID,
-                                  "missing field '%s'", col->name);
+            status = qf_error_set(err, QF_ERR_INVALID, "missing field '%s'",
+                                  col->name);
     }
     if (status != QF_OK)
         qf_error_prefix(err, "%s", label);
@@ -408,8 +407,7 @@ static qf_status read_document(reader *r, qf_state_doc *doc,
     return status;
 }
 
-qf_state_doc *qf_state_doc_parse(const uint8_t *data, size_t len,
-                                 qf_error *err)
+qf_state_doc *qf_state_doc_parse(const uint8_t *data, size_t len, qf_error *err)
 {
     qf_state_doc *doc = calloc(1, sizeof(*doc));
     reader r = {.err = err};

@@ -39,7 +39,8 @@ static qf_status collect(qf_state *st, char **out, qf_error *err)
 
     *out = NULL;
     if (!doc)
-        return qf_error_set(err, QF_ERR_NOMEM, "out of memory taking a snapshot");
+        return qf_error_set(err, QF_ERR_NOMEM,
+                            "out of memory taking a snapshot");
     status = qf_state_tu_list(st, NULL, &tus, err);
     if (status == QF_OK)
         status = qf_state_artifact_list(st, NULL, &artifacts, err);

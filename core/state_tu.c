@@ -77,9 +77,11 @@ qf_status qf_state_tu_id_validate(const char *id, qf_error *err)
                              (int)strtol(id + 8, NULL, 10),
                              (int)strtol(id + 11, NULL, 10)))
         return id_invalid(id, "the date does not exist", err);
-    if (!all_in(tail, letters, 'A', 'Z') || !all_in(tail + letters, 2, '0', '9'))
-        return id_invalid(id, "the suffix must be two to four capital "
-                              "letters and two digits",
+    if (!all_in(tail, letters, 'A', 'Z') ||
+        !all_in(tail + letters, 2, '0', '9'))
+        return id_invalid(id,
+                          "the suffix must be two to four capital "
+                          "letters and two digits",
                           err);
     return QF_OK;
 }
@@ -111,9 +113,9 @@ static qf_status insert_tu(qf_state *st, const char *id,
     sqlite3_bind_text(stmt, 8, f->snapshot, -1, SQLITE_STATIC);
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_CONSTRAINT)
-        status = qf_error_set(err, QF_ERR_INVALID,
-                              "trace unit %s already exists; pick another id",
-                              id);
+        status =
+            qf_error_set(err, QF_ERR_INVALID,
+                         "trace unit %s already exists; pick another id", id);
     else if (rc != SQLITE_DONE)
         status = qf_state_sql_fail(st->db, "creating a trace unit", err);
     sqlite3_finalize(stmt);
@@ -135,8 +137,7 @@ static qf_status check_snapshot(qf_state *st, const char *snapshot,
 }
 
 static qf_status create_locked(qf_state *st, const char *id,
-                               const qf_state_tu_fields *fields,
-                               qf_error *err)
+                               const qf_state_tu_fields *fields, qf_error *err)
 {
     qf_status status = check_snapshot(st, fields->snapshot, err);
 
@@ -167,9 +168,9 @@ qf_status qf_state_tu_create_with(qf_state *st, const char *id,
         status = qf_state_json_normalize(f.data ? f.data : "{}",
                                          "the trace unit data", &data, err);
     if (status == QF_OK)
-        status = qf_state_json_normalize(f.metadata ? f.metadata : "{}",
-                                         "the trace unit metadata", &metadata,
-                                         err);
+        status =
+            qf_state_json_normalize(f.metadata ? f.metadata : "{}",
+                                    "the trace unit metadata", &metadata, err);
     if (status == QF_OK)
         status = qf_state_begin(st, err);
     if (status != QF_OK)
@@ -211,8 +212,8 @@ qf_status qf_state_tu_get(qf_state *st, const char *id, cJSON **out,
     return qf_state_row_by_id(st->db, sql, id, "trace unit", "tu", out, err);
 }
 
-qf_status qf_state_tu_list(qf_state *st, const char *status_filter,
-                           cJSON **out, qf_error *err)
+qf_status qf_state_tu_list(qf_state *st, const char *status_filter, cJSON **out,
+                           qf_error *err)
 {
     char sql[256];
     sqlite3_stmt *stmt = NULL;
@@ -223,11 +224,12 @@ qf_status qf_state_tu_list(qf_state *st, const char *status_filter,
     if (status != QF_OK)
         return status;
     if (status_filter && !qf_state_status_known(status_filter))
-        return qf_error_set(err, QF_ERR_INVALID,
-                            "invalid status '%s'; expected one of hot-proposed, "
-                            "stabilizing, gatecheck, cold-merged, deferred, "
-                            "rejected",
-                            status_filter);
+        return qf_error_set(
+            err, QF_ERR_INVALID,
+            "invalid status '%s'; expected one of hot-proposed, "
+            "stabilizing, gatecheck, cold-merged, deferred, "
+            "rejected",
+            status_filter);
     snprintf(sql, sizeof(sql), "%s WHERE ?1 IS NULL OR status = ?1 ORDER BY id",
              tu_columns);
     status = qf_state_sql_prepare(st->db, sql, &stmt, err);
@@ -272,7 +274,8 @@ static qf_status update_status(qf_state *st, const char *id, const char *from,
 
     qf_state_now(st, now);
     status = qf_state_sql_prepare(
-        st->db, "UPDATE trace_units SET status = ?1, modified = ?2 WHERE id = ?3",
+        st->db,
+        "UPDATE trace_units SET status = ?1, modified = ?2 WHERE id = ?3",
         &stmt, err);
     if (status != QF_OK)
         return status;
@@ -314,11 +317,12 @@ qf_status qf_state_tu_move(qf_state *st, const char *id, const char *to,
     qf_status status;
 
     if (!qf_state_status_known(to))
-        return qf_error_set(err, QF_ERR_INVALID,
-                            "invalid status '%s'; expected one of hot-proposed, "
-                            "stabilizing, gatecheck, cold-merged, deferred, "
-                            "rejected",
-                            to ? to : "");
+        return qf_error_set(
+            err, QF_ERR_INVALID,
+            "invalid status '%s'; expected one of hot-proposed, "
+            "stabilizing, gatecheck, cold-merged, deferred, "
+            "rejected",
+            to ? to : "");
     status = qf_state_begin(st, err);
     if (status != QF_OK)
         return status;

@@ -20,8 +20,7 @@ qf_status qf_state_sql_fail(sqlite3 *db, const char *what, qf_error *err)
 
     if ((code & 0xff) == SQLITE_CONSTRAINT)
         status = QF_ERR_INVALID;
-    return qf_error_set(err, status, "%s failed: %s", what,
-                        sqlite3_errmsg(db));
+    return qf_error_set(err, status, "%s failed: %s", what, sqlite3_errmsg(db));
 }
 
 qf_status qf_state_sql_exec(sqlite3 *db, const char *sql, const char *what,
@@ -60,8 +59,8 @@ cJSON *qf_state_row_json(sqlite3_stmt *stmt)
         else if (sqlite3_column_type(stmt, i) == SQLITE_INTEGER)
             value = cJSON_CreateNumber((double)sqlite3_column_int64(stmt, i));
         else
-            value = cJSON_CreateString(
-                (const char *)sqlite3_column_text(stmt, i));
+            value =
+                cJSON_CreateString((const char *)sqlite3_column_text(stmt, i));
         if (!value || !cJSON_AddItemToObject(row, name, value)) {
             cJSON_Delete(value);
             cJSON_Delete(row);
@@ -87,7 +86,8 @@ qf_status qf_state_rows_json(sqlite3 *db, sqlite3_stmt *stmt, cJSON **out,
 
         if (!row || !cJSON_AddItemToArray(rows, row)) {
             cJSON_Delete(row);
-            status = qf_error_set(err, QF_ERR_NOMEM, "out of memory listing rows");
+            status =
+                qf_error_set(err, QF_ERR_NOMEM, "out of memory listing rows");
             goto out;
         }
     }
@@ -183,7 +183,8 @@ void qf_state_now(const qf_state *st, char out[QF_STATE_TIME_MAX])
 
 int qf_state_date_valid(int year, int month, int day)
 {
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const int days[12] = {31, 28, 31, 30, 31, 30,
+                                 31, 31, 30, 31, 30, 31};
     int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     int max;
 
@@ -262,8 +263,7 @@ int qf_state_utf8_valid(const char *text)
     return 1;
 }
 
-qf_status qf_state_text_check(const char *text, const char *what,
-                              qf_error *err)
+qf_status qf_state_text_check(const char *text, const char *what, qf_error *err)
 {
     if (!text || qf_state_utf8_valid(text))
         return QF_OK;
@@ -291,7 +291,8 @@ qf_status qf_state_json_normalize(const char *text, const char *what,
     *out = cJSON_PrintUnformatted(value);
     cJSON_Delete(value);
     if (!*out)
-        return qf_error_set(err, QF_ERR_NOMEM, "out of memory printing %s", what);
+        return qf_error_set(err, QF_ERR_NOMEM, "out of memory printing %s",
+                            what);
     return QF_OK;
 }
 

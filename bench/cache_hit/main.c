@@ -21,10 +21,10 @@
 #include "request.h"
 #include "runtime.h"
 
-#define PRUNE_COUNT 100
-#define PRUNE_ROUNDS 3
+#define PRUNE_COUNT      100
+#define PRUNE_ROUNDS     3
 #define LONG_TTL_SECONDS (30LL * 86400)
-#define ENTRY_OVERHEAD 160 /* header of an entry file, rounded up */
+#define ENTRY_OVERHEAD   160 /* header of an entry file, rounded up */
 
 typedef struct bench_options {
     long max_entries;
@@ -366,9 +366,12 @@ static double time_expired_prune(const backend *b, const char *value,
             return -1;
     clock_offset_ms += 2000;
     start = now_ns();
-    if (b->vt->prune(b->inst, &removed, &err) != QF_OK || removed != PRUNE_COUNT) {
-        fprintf(stderr, "bench_cache_hit: prune failed (removed %lld of %d): "
-                "%s\n", (long long)removed, PRUNE_COUNT, err.message);
+    if (b->vt->prune(b->inst, &removed, &err) != QF_OK ||
+        removed != PRUNE_COUNT) {
+        fprintf(stderr,
+                "bench_cache_hit: prune failed (removed %lld of %d): "
+                "%s\n",
+                (long long)removed, PRUNE_COUNT, err.message);
         return -1;
     }
     return (now_ns() - start) / 1e6;
@@ -388,15 +391,17 @@ static int time_prune(const backend *b, const char *value, size_t len,
     qf_error_init(&err);
     start = now_ns();
     if (b->vt->prune(b->inst, &removed, &err) != QF_OK || removed != 0) {
-        fprintf(stderr, "bench_cache_hit: prune of nothing failed (removed "
-                "%lld): %s\n", (long long)removed, err.message);
+        fprintf(stderr,
+                "bench_cache_hit: prune of nothing failed (removed "
+                "%lld): %s\n",
+                (long long)removed, err.message);
         return -1;
     }
     row->prune_none_ms = (now_ns() - start) / 1e6;
 
     for (int r = 0; r < PRUNE_ROUNDS; r++) {
-        rounds[r] = time_expired_prune(b, value, len,
-                                       base + (uint64_t)r * PRUNE_COUNT);
+        rounds[r] =
+            time_expired_prune(b, value, len, base + (uint64_t)r * PRUNE_COUNT);
         if (rounds[r] < 0)
             return -1;
     }
@@ -409,15 +414,15 @@ static int time_prune(const backend *b, const char *value, size_t len,
 static long fitting_max(const char *dir, long max, long value_bytes)
 {
     struct statvfs fs;
-    double per_entry = (double)((value_bytes + ENTRY_OVERHEAD + 4095) / 4096 *
-                                4096 + 256);
+    double per_entry =
+        (double)((value_bytes + ENTRY_OVERHEAD + 4095) / 4096 * 4096 + 256);
     long fit = max;
 
     if (statvfs(dir, &fs) != 0)
         return max;
-    while (fit > 1000 &&
-           ((double)fit * per_entry * 2 > (double)fs.f_bavail * (double)fs.f_frsize ||
-            (unsigned long)fit * 2 > fs.f_favail))
+    while (fit > 1000 && ((double)fit * per_entry * 2 >
+                              (double)fs.f_bavail * (double)fs.f_frsize ||
+                          (unsigned long)fit * 2 > fs.f_favail))
         fit /= 10;
     if (fit != max)
         printf("NOTE: %s has room for about %ld entries only; stopping there\n",
@@ -428,8 +433,8 @@ static long fitting_max(const char *dir, long max, long value_bytes)
 static void print_growth(const growth_row *rows, int count, long value_bytes)
 {
     printf("growth: values of %ld bytes, random keys, prune_ms is the median "
-           "of %d prunes of %d expired entries\n", value_bytes, PRUNE_ROUNDS,
-           PRUNE_COUNT);
+           "of %d prunes of %d expired entries\n",
+           value_bytes, PRUNE_ROUNDS, PRUNE_COUNT);
     printf("%10s %10s %14s %12s %10s %16s\n", "entries", "put_us",
            "hit_median_us", "hit_p99_us", "prune_ms", "prune_nothing_ms");
     for (int i = 0; i < count; i++)
@@ -499,8 +504,7 @@ static int parse_args(int argc, char **argv, bench_options *o)
     }
     if (argc % 2 == 0)
         return -1;
-    return o->max_entries >= 1000 && o->value_bytes > 0 && o->hits > 0 ? 0
-                                                                        : -1;
+    return o->max_entries >= 1000 && o->value_bytes > 0 && o->hits > 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -520,7 +524,8 @@ int main(int argc, char **argv)
     if (mkdtemp(dir) == NULL || (rt = open_runtime(dir)) == NULL)
         goto out;
     printf("cache_hit: %ld timed calls per figure, folder %s\n", o.hits, dir);
-    if (bench_runtime(rt, o.hits) != 0 || bench_backend_hit(rt, dir, o.hits) != 0 ||
+    if (bench_runtime(rt, o.hits) != 0 ||
+        bench_backend_hit(rt, dir, o.hits) != 0 ||
         bench_growth(rt, dir, &o) != 0)
         goto out;
     rc = 0;

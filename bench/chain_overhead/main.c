@@ -5,8 +5,9 @@
  * calling the provider's complete hook directly.
  *
  * The three-middleware figure minus the no-middleware figure is the cost
- * the chain adds; each is the fastest of 50 alternating batches. Both runtime figures include pricing and the ledger row
- * every successful call writes; the state folder is a fresh temporary one.
+ * the chain adds; each is the fastest of 50 alternating batches. Both runtime
+ * figures include pricing and the ledger row every successful call writes; the
+ * state folder is a fresh temporary one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 #include "runtime_internal.h"
 #include "runtime.h"
 
-#define WARMUP 2000
+#define WARMUP  2000
 #define BATCHES 50
 
 static double now_ns(void)
@@ -41,21 +42,22 @@ static qf_runtime *open_runtime(const char *dir)
     f = fopen(path, "w");
     if (f == NULL)
         return NULL;
-    fprintf(f,
-            "plugin_dirs: [\"%s\"]\n"
-            "state_dir: \"%s/state\"\n"
-            "pricing:\n"
-            "  echo-1: {input_per_million: 1.0, output_per_million: 2.0}\n"
-            "providers:\n"
-            "  text:\n"
-            "    default: echo\n"
-            "    echo: {plugin: test_echo, model: echo-1}\n"
-            "roles:\n"
-            "  plotwright: {provider: echo}\n"
-            "  scene_smith:\n"
-            "    provider: echo\n"
-            "    chain: [test_passthrough, test_passthrough, test_passthrough]\n",
-            QF_BENCH_PLUGIN_DIR, dir);
+    fprintf(
+        f,
+        "plugin_dirs: [\"%s\"]\n"
+        "state_dir: \"%s/state\"\n"
+        "pricing:\n"
+        "  echo-1: {input_per_million: 1.0, output_per_million: 2.0}\n"
+        "providers:\n"
+        "  text:\n"
+        "    default: echo\n"
+        "    echo: {plugin: test_echo, model: echo-1}\n"
+        "roles:\n"
+        "  plotwright: {provider: echo}\n"
+        "  scene_smith:\n"
+        "    provider: echo\n"
+        "    chain: [test_passthrough, test_passthrough, test_passthrough]\n",
+        QF_BENCH_PLUGIN_DIR, dir);
     fclose(f);
 
     qf_error_init(&err);
@@ -166,12 +168,12 @@ int main(int argc, char **argv)
     }
 
     printf("chain_overhead: %ld requests each\n", n);
-    printf("%-44s %10.0f ns  %10.0f req/s\n", "provider called directly", direct,
-           1e9 / direct);
+    printf("%-44s %10.0f ns  %10.0f req/s\n", "provider called directly",
+           direct, 1e9 / direct);
     printf("%-44s %10.0f ns  %10.0f req/s\n", "runtime, no middleware", bare,
            1e9 / bare);
-    printf("%-44s %10.0f ns  %10.0f req/s\n", "runtime, three pass-through middleware",
-           chained, 1e9 / chained);
+    printf("%-44s %10.0f ns  %10.0f req/s\n",
+           "runtime, three pass-through middleware", chained, 1e9 / chained);
     printf("%-44s %10.0f ns  (goal < 2000 ns)\n",
            "added by the three-middleware chain", chained - bare);
     printf("%-44s %10.0f ns  (pricing and ledger row included)\n",

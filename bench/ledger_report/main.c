@@ -16,7 +16,7 @@
 #include "error.h"
 #include "ledger.h"
 
-#define START_MS 1764547200000LL /* 2025-12-01T00:00:00Z */
+#define START_MS  1764547200000LL /* 2025-12-01T00:00:00Z */
 #define SPAN_DAYS 400
 
 static double elapsed_ms(const struct timespec *a, const struct timespec *b)
@@ -63,8 +63,8 @@ static int fill(const char *dir, long rows)
     return 0;
 }
 
-static void time_report(qf_ledger *ledger, qf_ledger_group group,
-                        int64_t since, int64_t until, const char *range)
+static void time_report(qf_ledger *ledger, qf_ledger_group group, int64_t since,
+                        int64_t until, const char *range)
 {
     struct timespec a, b;
     qf_ledger_total *totals = NULL;
@@ -73,7 +73,8 @@ static void time_report(qf_ledger *ledger, qf_ledger_group group,
 
     qf_error_init(&err);
     clock_gettime(CLOCK_MONOTONIC, &a);
-    if (qf_ledger_report(ledger, group, since, until, &totals, &n, &err) != QF_OK) {
+    if (qf_ledger_report(ledger, group, since, until, &totals, &n, &err) !=
+        QF_OK) {
         fprintf(stderr, "report failed: %s\n", err.message);
         exit(1);
     }

@@ -22,7 +22,7 @@
 #include "error.h"
 #include "runtime.h"
 
-#define PROMPT "Describe the lighthouse keeper in five words"
+#define PROMPT  "Describe the lighthouse keeper in five words"
 #define API_KEY "sk-bench-offline"
 
 /* What one streamed transfer has seen so far. */
@@ -164,7 +164,8 @@ static double chain_call(qf_runtime *rt, qf_request *req, int stream)
     end = stream ? probe.first_ns : now_ns();
     qf_response_free(resp);
     if (st != QF_OK || end == 0) {
-        fprintf(stderr, "bench_provider_latency: call failed: %s\n", err.message);
+        fprintf(stderr, "bench_provider_latency: call failed: %s\n",
+                err.message);
         return -1;
     }
     return end - probe.start_ns;
@@ -308,8 +309,8 @@ static void print_pair(const char *label, double *chain, double *direct, long n)
     double dm = quantile(direct, n, 0.5), d99 = quantile(direct, n, 0.99);
 
     printf("%s (%ld each)\n", label, n);
-    printf("  %-32s median %8.1f us  p99 %8.1f us\n", "direct libcurl", dm / 1e3,
-           d99 / 1e3);
+    printf("  %-32s median %8.1f us  p99 %8.1f us\n", "direct libcurl",
+           dm / 1e3, d99 / 1e3);
     printf("  %-32s median %8.1f us  p99 %8.1f us\n", "through qf", cm / 1e3,
            c99 / 1e3);
     printf("  %-32s median %8.1f us\n", "added by qf", (cm - dm) / 1e3);
@@ -331,8 +332,8 @@ static int run_all(qf_runtime *rt, int port, long n)
         time_chain(rt, "scene_smith", QF_CACHE_NO_READ | QF_CACHE_NO_STORE, 0,
                    chain, n) != 0)
         goto out;
-    print_pair("plain call, default chain [cache (bypassed), rate_limit]", chain,
-               direct, n);
+    print_pair("plain call, default chain [cache (bypassed), rate_limit]",
+               chain, direct, n);
     if (time_direct(port, 1, direct, ns) != 0 ||
         time_chain(rt, "plotwright", 0, 1, chain, ns) != 0)
         goto out;
@@ -366,7 +367,8 @@ int main(int argc, char **argv)
     sim = start_sim(&port);
     if (sim > 0 && (rt = open_runtime(dir, port)) != NULL) {
         printf("provider_latency: qf-sim on 127.0.0.1:%d, openai plugin, "
-               "ledger row per call included\n", port);
+               "ledger row per call included\n",
+               port);
         rc = run_all(rt, port, n) == 0 ? 0 : 1;
     }
     qf_runtime_close(rt);

@@ -47,7 +47,8 @@ static void bench_core(long n)
 
     start = now_ns();
     for (long i = 0; i < n; i++)
-        qf_limiter_settle(&limits, &state, &d, &demand, 1796385600000LL + n + i);
+        qf_limiter_settle(&limits, &state, &d, &demand,
+                          1796385600000LL + n + i);
     printf("core settle:                 %8.1f ns/op\n",
            (now_ns() - start) / (double)n);
 }

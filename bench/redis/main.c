@@ -185,9 +185,9 @@ static double bench_cache_hit(qf_runtime *rt, int port, long n)
 static double bench_decision(qf_runtime *rt, int port, long n)
 {
     char url[64];
-    const char *pairs[] = {"redis_url", url, "store", "redis",
-                           "requests_per_minute", "1000000000",
-                           "key_prefix", "qf:bench:", NULL};
+    const char *pairs[] = {
+        "redis_url",  url,          "store",     "redis", "requests_per_minute",
+        "1000000000", "key_prefix", "qf:bench:", NULL};
     qf_cnode *map;
     const void *vt = NULL;
     const qf_middleware_vtable *mw;
@@ -261,7 +261,8 @@ int main(int argc, char **argv)
     printf("redis_cache hit (1 KB):      %8.1f us/op  (%.2f x PING)\n",
            hit / 1e3, hit / ping);
     printf("rate_limit decision (redis): %8.1f us/op  (%.2f x PING; reserve "
-           "+ settle)\n", decision / 1e3, decision / ping);
+           "+ settle)\n",
+           decision / 1e3, decision / ping);
 
     if (rt != NULL)
         qf_runtime_close(rt);

@@ -115,18 +115,20 @@ static int write_config(const char *dir, const char *base_url, int echo)
         return -1;
     fprintf(f, "state_dir: \"%s/state\"\n", dir);
     if (echo)
-        fprintf(f, "plugin_dirs: [\"%s\"]\n"
-                   "providers:\n  text:\n    default: echo\n"
-                   "    echo: {plugin: test_echo, model: echo-1}\n",
+        fprintf(f,
+                "plugin_dirs: [\"%s\"]\n"
+                "providers:\n  text:\n    default: echo\n"
+                "    echo: {plugin: test_echo, model: echo-1}\n",
                 QF_BENCH_ECHO_DIR);
     else
-        fprintf(f, "providers:\n  text:\n    default: openai\n"
-                   "    openai:\n"
-                   "      base_url: \"%s/v1\"\n"
-                   "      api_key: sk-soak-not-a-real-key\n"
-                   "      model: gpt-4o-mini\n"
-                   "      retry: {max_attempts: 1}\n"
-                   "      cache: {enabled: true, ttl_seconds: 3600}\n",
+        fprintf(f,
+                "providers:\n  text:\n    default: openai\n"
+                "    openai:\n"
+                "      base_url: \"%s/v1\"\n"
+                "      api_key: sk-soak-not-a-real-key\n"
+                "      model: gpt-4o-mini\n"
+                "      retry: {max_attempts: 1}\n"
+                "      cache: {enabled: true, ttl_seconds: 3600}\n",
                 base_url);
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -207,8 +209,7 @@ static int parse_args(int argc, char **argv, soak_options *opt)
         else
             return -1;
     }
-    return opt->requests > 0 && opt->interval > 0 && opt->distinct > 0 ? 0
-                                                                        : -1;
+    return opt->requests > 0 && opt->interval > 0 && opt->distinct > 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -222,13 +223,14 @@ int main(int argc, char **argv)
     int rc = 1;
 
     if (parse_args(argc, argv, &opt) != 0) {
-        fprintf(stderr, "usage: bench_soak [--requests N] [--interval N] "
-                        "[--distinct N] [--echo]\n"
-                        "  --requests   requests to run (default 100000)\n"
-                        "  --interval   requests between two samples (10000)\n"
-                        "  --distinct   distinct prompts, so cache misses "
-                        "(1000)\n"
-                        "  --echo       use the in-process test_echo provider\n");
+        fprintf(stderr,
+                "usage: bench_soak [--requests N] [--interval N] "
+                "[--distinct N] [--echo]\n"
+                "  --requests   requests to run (default 100000)\n"
+                "  --interval   requests between two samples (10000)\n"
+                "  --distinct   distinct prompts, so cache misses "
+                "(1000)\n"
+                "  --echo       use the in-process test_echo provider\n");
         return 2;
     }
     if (mkdtemp(dir) == NULL)
@@ -238,8 +240,8 @@ int main(int argc, char **argv)
     if (write_config(dir, base_url, opt.echo) != 0 ||
         (rt = open_runtime(dir)) == NULL)
         goto out;
-    printf("bench_soak: %ld requests, %s, %ld distinct prompts\n",
-           opt.requests, opt.echo ? "test_echo provider" : "openai at qf-sim, cache on",
+    printf("bench_soak: %ld requests, %s, %ld distinct prompts\n", opt.requests,
+           opt.echo ? "test_echo provider" : "openai at qf-sim, cache on",
            opt.distinct);
     rc = soak(rt, &opt);
 out:

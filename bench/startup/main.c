@@ -167,9 +167,11 @@ static int check_hit(char *const argv[])
     unlink(out_path);
     buf[n > 0 ? n : 0] = '\0';
     hit = strstr(buf, "\"cache_hit\":");
-    if (hit != NULL && strncmp(hit + 12 + strspn(hit + 12, " "), "true", 4) == 0)
+    if (hit != NULL &&
+        strncmp(hit + 12 + strspn(hit + 12, " "), "true", 4) == 0)
         return 0;
-    fprintf(stderr, "bench_startup: qf run did not return a cached response: %s\n",
+    fprintf(stderr,
+            "bench_startup: qf run did not return a cached response: %s\n",
             buf);
     return -1;
 }
@@ -182,10 +184,11 @@ static void print_runs(const char *label, double *v, long n)
 
 static int bench_qf_run(const char *config, long runs)
 {
-    char *run[] = {QF_BENCH_QF, "--config", (char *)config, "run", "--role",
-                   "plotwright", "--no-stream", PROMPT, NULL};
-    char *json[] = {QF_BENCH_QF, "--config", (char *)config, "run", "--role",
-                    "plotwright", "--no-stream", "--json", PROMPT, NULL};
+    char *run[] = {QF_BENCH_QF,  "--config",    (char *)config, "run", "--role",
+                   "plotwright", "--no-stream", PROMPT,         NULL};
+    char *json[] = {QF_BENCH_QF, "--config",   (char *)config, "run",
+                    "--role",    "plotwright", "--no-stream",  "--json",
+                    PROMPT,      NULL};
     char *floor_argv[] = {"/bin/true", NULL};
     double *v = malloc(sizeof(*v) * (size_t)runs);
     long maxrss = 0;

@@ -21,9 +21,9 @@
 #include "cache_key.h"
 #include "cache_record.h"
 
-#define DEFAULT_TTL_SECONDS 86400
+#define DEFAULT_TTL_SECONDS            86400
 #define DEFAULT_PRUNE_INTERVAL_SECONDS 300
-#define WARN_INTERVAL_MS 10000
+#define WARN_INTERVAL_MS               10000
 
 typedef struct cache_instance {
     const qf_host *host;
@@ -72,8 +72,10 @@ static void warn(cache_instance *c, const char *fmt, ...)
     va_end(ap);
     suppressed = atomic_exchange(&c->warns_suppressed, 0);
     if (suppressed > 0)
-        c->host->log(c->ctx, QF_LOG_WARN, "%s (and %lld similar "
-                      "warnings in the last 10 s)", msg, (long long)suppressed);
+        c->host->log(c->ctx, QF_LOG_WARN,
+                     "%s (and %lld similar "
+                     "warnings in the last 10 s)",
+                     msg, (long long)suppressed);
     else
         c->host->log(c->ctx, QF_LOG_WARN, "%s", msg);
 }
@@ -150,8 +152,10 @@ static qf_status open_backend(cache_instance *c, const char *backend,
     if (st == QF_OK || st == QF_ERR_CONFIG || st == QF_ERR_NOT_FOUND ||
         st == QF_ERR_ABI || st == QF_ERR_NOMEM)
         return st;
-    h->log(c->ctx, QF_LOG_WARN, "cache backend %s is unavailable: %s; "
-           "requests run uncached", backend, h->error_message(err));
+    h->log(c->ctx, QF_LOG_WARN,
+           "cache backend %s is unavailable: %s; "
+           "requests run uncached",
+           backend, h->error_message(err));
     c->backend = NULL;
     c->backend_instance = NULL;
     c->enabled = 0;
@@ -283,8 +287,7 @@ static qf_status fill_response(cache_instance *c, const qf_request *req,
 /* Look the key up; returns QF_ANSWERED on a hit, QF_OK on a miss, or the
  * stream status when the caller stopped a replay. */
 static qf_status lookup(cache_instance *c, const char *key,
-                        const qf_request *req, qf_response *resp,
-                        qf_error *err)
+                        const qf_request *req, qf_response *resp, qf_error *err)
 {
     const qf_host *h = c->host;
     void *value = NULL;
@@ -316,8 +319,10 @@ static qf_status lookup(cache_instance *c, const char *key,
     qf_cache_record_clear(&rec);
     h->free(value);
     if (st != QF_OK)
-        return h->error_set(err, st, "cache: replaying cached answer %.12s "
-                            "stopped", key);
+        return h->error_set(err, st,
+                            "cache: replaying cached answer %.12s "
+                            "stopped",
+                            key);
     return QF_ANSWERED;
 }
 
@@ -332,9 +337,8 @@ static qf_status cache_on_request(void *instance, void **state, qf_request *req,
     cache_call *call;
     qf_status st;
 
-    if (!c->enabled ||
-        (flags & (QF_CACHE_NO_READ | QF_CACHE_NO_STORE)) ==
-            (QF_CACHE_NO_READ | QF_CACHE_NO_STORE))
+    if (!c->enabled || (flags & (QF_CACHE_NO_READ | QF_CACHE_NO_STORE)) ==
+                           (QF_CACHE_NO_READ | QF_CACHE_NO_STORE))
         return QF_OK;
     maybe_prune(c);
 
@@ -374,14 +378,18 @@ static qf_status cache_on_response(void *instance, void **state,
 
     if (qf_cache_record_encode(h, resp, h->now_ms(c->ctx), &value, &len) !=
         QF_OK) {
-        warn(c, "cannot encode the answer of request %s for the cache; not "
-                "stored", h->request_id(req));
+        warn(c,
+             "cannot encode the answer of request %s for the cache; not "
+             "stored",
+             h->request_id(req));
         return QF_OK;
     }
     if (c->backend->put(c->backend_instance, call->key, value, len,
                         c->ttl_seconds, err) != QF_OK) {
-        warn(c, "storing cache entry %.12s failed: %s; the answer is "
-                "returned uncached", call->key, h->error_message(err));
+        warn(c,
+             "storing cache entry %.12s failed: %s; the answer is "
+             "returned uncached",
+             call->key, h->error_message(err));
         clear_error(h, err);
     }
     h->free(value);
@@ -417,8 +425,12 @@ static const qf_option_spec options[] = {
 };
 
 static const qf_middleware_vtable vtable = {
-    sizeof(qf_middleware_vtable), cache_create, cache_destroy,
-    cache_on_request, cache_on_response, cache_on_complete,
+    sizeof(qf_middleware_vtable),
+    cache_create,
+    cache_destroy,
+    cache_on_request,
+    cache_on_response,
+    cache_on_complete,
 };
 
 static const qf_plugin_descriptor descriptor = {

@@ -108,7 +108,8 @@ qf_status qf_cache_key_build(const qf_host *host, const qf_request *req,
         return host->error_set(err, QF_ERR_INVALID,
                                "cache: cannot build the key document of "
                                "request %s; its params or options are not a "
-                               "JSON object", host->request_id(req));
+                               "JSON object",
+                               host->request_id(req));
 
     st = host->json_canonicalize(text, strlen(text), &canon, &canon_len, err);
     free(text);

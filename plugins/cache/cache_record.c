@@ -19,8 +19,10 @@ static cJSON *usage_json(const qf_host *h, const qf_response *resp)
     u.size = sizeof(u);
     h->response_usage(resp, &u);
     if (obj == NULL ||
-        !cJSON_AddNumberToObject(obj, "prompt_tokens", (double)u.prompt_tokens) ||
-        !cJSON_AddNumberToObject(obj, "cached_tokens", (double)u.cached_tokens) ||
+        !cJSON_AddNumberToObject(obj, "prompt_tokens",
+                                 (double)u.prompt_tokens) ||
+        !cJSON_AddNumberToObject(obj, "cached_tokens",
+                                 (double)u.cached_tokens) ||
         !cJSON_AddNumberToObject(obj, "completion_tokens",
                                  (double)u.completion_tokens) ||
         !cJSON_AddNumberToObject(obj, "estimated", u.estimated)) {
@@ -81,8 +83,7 @@ static cJSON *record_json(const qf_host *h, const qf_response *resp,
 }
 
 qf_status qf_cache_record_encode(const qf_host *host, const qf_response *resp,
-                                 int64_t created_ms, uint8_t **out,
-                                 size_t *len)
+                                 int64_t created_ms, uint8_t **out, size_t *len)
 {
     size_t image_bytes = 0;
     cJSON *doc = record_json(host, resp, created_ms, &image_bytes);
@@ -124,8 +125,8 @@ static int64_t int_of(const cJSON *obj, const char *name)
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
 
     /* Out-of-range doubles (and NaN) read as 0: converting them is UB. */
-    if (!cJSON_IsNumber(item) || !(item->valuedouble > -9.2e18 &&
-                                   item->valuedouble < 9.2e18))
+    if (!cJSON_IsNumber(item) ||
+        !(item->valuedouble > -9.2e18 && item->valuedouble < 9.2e18))
         return 0;
     return (int64_t)item->valuedouble;
 }
@@ -143,7 +144,8 @@ static const char *parse_images(const cJSON *list, const uint8_t *bytes,
     out->images = count ? calloc(count, sizeof(*out->images)) : NULL;
     if (count && out->images == NULL)
         return "out of memory";
-    cJSON_ArrayForEach(img, list) {
+    cJSON_ArrayForEach(img, list)
+    {
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(img, "bytes");
         qf_cache_image *dst = &out->images[out->image_count];
 

@@ -22,7 +22,7 @@
 typedef struct qf_cache_image {
     const uint8_t *bytes; /* points into the parsed buffer */
     size_t len;
-    char *mime;           /* malloc'd */
+    char *mime; /* malloc'd */
 } qf_cache_image;
 
 /* A parsed record. Strings are malloc'd; free with qf_cache_record_clear. */

@@ -9,13 +9,13 @@
 
 #include "fc_entry.h"
 
-#define OFF_VERSION 4
+#define OFF_VERSION     4
 #define OFF_HEADER_SIZE 6
-#define OFF_CHECKSUM 8
-#define OFF_CREATED 40
-#define OFF_EXPIRES 48
-#define OFF_LENGTH 56
-#define OFF_KEY 64
+#define OFF_CHECKSUM    8
+#define OFF_CREATED     40
+#define OFF_EXPIRES     48
+#define OFF_LENGTH      56
+#define OFF_KEY         64
 
 static const uint8_t magic[4] = {'Q', 'F', 'C', 'E'};
 

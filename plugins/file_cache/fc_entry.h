@@ -23,8 +23,8 @@
 #include "qf/abi.h"
 
 #define QF_FC_ENTRY_VERSION 1
-#define QF_FC_HEADER_SIZE 128
-#define QF_FC_KEY_LEN 64
+#define QF_FC_HEADER_SIZE   128
+#define QF_FC_KEY_LEN       64
 
 /* SHA-256 of one buffer, as host->sha256 computes it. */
 typedef void (*qf_fc_sha256_fn)(const void *data, size_t len, uint8_t out[32]);

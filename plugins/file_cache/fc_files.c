@@ -131,8 +131,7 @@ int qf_fc_write_temp(fc_instance *fc, const char *final_path,
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    if (write_all(fd, data, len) != 0 ||
-        (fc->fsync_writes && fsync(fd) != 0)) {
+    if (write_all(fd, data, len) != 0 || (fc->fsync_writes && fsync(fd) != 0)) {
         int saved = errno;
 
         close(fd);
@@ -229,8 +228,10 @@ void qf_fc_warn(fc_instance *fc, const char *fmt, ...)
     va_end(ap);
     suppressed = atomic_exchange(&fc->warns_suppressed, 0);
     if (suppressed > 0)
-        fc->host->log(fc->ctx, QF_LOG_WARN, "%s (and %lld similar "
-                      "warnings in the last 10 s)", msg, (long long)suppressed);
+        fc->host->log(fc->ctx, QF_LOG_WARN,
+                      "%s (and %lld similar "
+                      "warnings in the last 10 s)",
+                      msg, (long long)suppressed);
     else
         fc->host->log(fc->ctx, QF_LOG_WARN, "%s", msg);
 }

@@ -107,7 +107,8 @@ qf_status qf_fc_index_open(qf_fc_index *idx, const char *path, int busy_ms,
     return QF_OK;
 
 fail:
-    snprintf(msg, msg_size, "cannot open cache index %s: %s; check that the "
+    snprintf(msg, msg_size,
+             "cannot open cache index %s: %s; check that the "
              "folder is writable and the file is a SQLite database",
              path, idx->db ? sqlite3_errmsg(idx->db) : sqlite3_errstr(rc));
     sqlite3_close(idx->db);
@@ -140,7 +141,8 @@ qf_status qf_fc_index_commit(qf_fc_index *idx, int ok)
 {
     qf_status status = QF_OK;
 
-    if (!ok || sqlite3_exec(idx->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
+    if (!ok ||
+        sqlite3_exec(idx->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
         sqlite3_exec(idx->db, "ROLLBACK;", NULL, NULL, NULL);
         status = ok ? QF_ERR_IO : QF_OK;
     }
@@ -251,10 +253,11 @@ int qf_fc_index_select(qf_fc_index *idx, int64_t expired_before,
                        const char *except, char (*keys)[65], int max)
 {
     const char *sql = expired_before != 0
-        ? "SELECT key FROM entries WHERE expires_ms > 0 AND expires_ms <= ?2"
-          " AND key IS NOT ?1 ORDER BY expires_ms LIMIT ?3"
-        : "SELECT key FROM entries WHERE key IS NOT ?1"
-          " ORDER BY access_ms LIMIT ?3";
+                          ? "SELECT key FROM entries WHERE expires_ms > 0 AND "
+                            "expires_ms <= ?2"
+                            " AND key IS NOT ?1 ORDER BY expires_ms LIMIT ?3"
+                          : "SELECT key FROM entries WHERE key IS NOT ?1"
+                            " ORDER BY access_ms LIMIT ?3";
     sqlite3_stmt *stmt = NULL;
     int n = 0;
 

@@ -42,9 +42,9 @@ typedef struct fc_recent {
 typedef struct fc_instance {
     const qf_host *host;
     qf_context *ctx;
-    char *dir;          /* entry folder, owned (host->alloc) */
-    int64_t max_bytes;  /* 0: unlimited */
-    int fsync_writes;   /* fsync each entry before its rename */
+    char *dir;         /* entry folder, owned (host->alloc) */
+    int64_t max_bytes; /* 0: unlimited */
+    int fsync_writes;  /* fsync each entry before its rename */
     qf_fc_index index;
 
     pthread_mutex_t pending_lock; /* guards the fields up to `recent` */

@@ -21,8 +21,8 @@
 #include "fc_internal.h"
 
 #define DEFAULT_MAX_BYTES ((int64_t)1 << 30)
-#define EVICT_BATCH 16
-#define PRUNE_BATCH 256
+#define EVICT_BATCH       16
+#define PRUNE_BATCH       256
 
 /* --- Buffered access times and counts ---------------------------------- */
 
@@ -51,8 +51,10 @@ static void flush_locked(fc_instance *fc)
 static void flush(fc_instance *fc)
 {
     if (qf_fc_index_begin(&fc->index) != QF_OK) {
-        qf_fc_warn(fc, "cache index %s/index.db is busy; access times and "
-                   "counts stay buffered", fc->dir);
+        qf_fc_warn(fc,
+                   "cache index %s/index.db is busy; access times and "
+                   "counts stay buffered",
+                   fc->dir);
         return;
     }
     flush_locked(fc);
@@ -68,8 +70,8 @@ static int access_is_new(fc_instance *fc, const char *key, int64_t now)
     fc_recent *slot;
 
     for (int i = 0; i < 16; i++)
-        tag = (tag << 4) | (uint64_t)(key[i] <= '9' ? key[i] - '0'
-                                                    : key[i] - 'a' + 10);
+        tag = (tag << 4) |
+              (uint64_t)(key[i] <= '9' ? key[i] - '0' : key[i] - 'a' + 10);
     slot = &fc->recent[tag % FC_RECENT_SLOTS];
     if (slot->tag == tag && now >= slot->ms &&
         now - slot->ms < FC_TOUCH_INTERVAL_MS)
@@ -382,7 +384,8 @@ static qf_status fc_put(void *instance, const char *key, const void *value,
     qf_status st;
 
     if (!key_is_valid(key))
-        return h->error_set(err, QF_ERR_INVALID, "file_cache: invalid key; "
+        return h->error_set(err, QF_ERR_INVALID,
+                            "file_cache: invalid key; "
                             "expected 64 lowercase hex digits");
     if (fc->max_bytes > 0 && (int64_t)size > fc->max_bytes)
         return h->error_set(err, QF_ERR_TOO_LARGE,
@@ -390,8 +393,10 @@ static qf_status fc_put(void *instance, const char *key, const void *value,
                             "%lld; raise max_bytes to cache it",
                             size, (long long)fc->max_bytes);
     if (qf_fc_entry_path(fc, key, path, sizeof(path)) != 0)
-        return h->error_set(err, QF_ERR_IO, "file_cache: folder path %s is "
-                            "too long", fc->dir);
+        return h->error_set(err, QF_ERR_IO,
+                            "file_cache: folder path %s is "
+                            "too long",
+                            fc->dir);
 
     buf = h->alloc(size);
     if (buf == NULL)
@@ -401,8 +406,8 @@ static qf_status fc_put(void *instance, const char *key, const void *value,
     *strrchr(path, '/') = '\0';
     st = qf_fc_mkdirs(path) == 0 ? QF_OK : QF_ERR_IO;
     path[strlen(path)] = '/';
-    if (st == QF_OK && qf_fc_write_temp(fc, path, buf, size, tmp,
-                                        sizeof(tmp)) != 0)
+    if (st == QF_OK &&
+        qf_fc_write_temp(fc, path, buf, size, tmp, sizeof(tmp)) != 0)
         st = QF_ERR_IO;
     h->free(buf);
     if (st != QF_OK)
@@ -412,7 +417,8 @@ static qf_status fc_put(void *instance, const char *key, const void *value,
     st = commit_entry(fc, key, tmp, path, size, now, expires);
     if (st != QF_OK) {
         unlink(tmp);
-        return h->error_set(err, st, "file_cache: cannot store entry %s: the "
+        return h->error_set(err, st,
+                            "file_cache: cannot store entry %s: the "
                             "index %s/index.db is busy or unwritable",
                             path, fc->dir);
     }
@@ -431,8 +437,10 @@ static qf_status fc_remove(void *instance, const char *key, qf_error *err)
                                    "file_cache: invalid key; expected 64 "
                                    "lowercase hex digits");
     if (qf_fc_index_begin(&fc->index) != QF_OK)
-        return fc->host->error_set(err, QF_ERR_IO, "file_cache: index %s/"
-                                   "index.db is busy", fc->dir);
+        return fc->host->error_set(err, QF_ERR_IO,
+                                   "file_cache: index %s/"
+                                   "index.db is busy",
+                                   fc->dir);
     unlink(path);
     qf_fc_index_delete(&fc->index, key);
     return qf_fc_index_commit(&fc->index, 1);
@@ -449,8 +457,10 @@ static qf_status fc_prune(void *instance, int64_t *removed, qf_error *err)
     *removed = 0;
     do {
         if (qf_fc_index_begin(&fc->index) != QF_OK)
-            return fc->host->error_set(err, QF_ERR_IO, "file_cache: index %s/"
-                                       "index.db is busy", fc->dir);
+            return fc->host->error_set(err, QF_ERR_IO,
+                                       "file_cache: index %s/"
+                                       "index.db is busy",
+                                       fc->dir);
         n = qf_fc_index_select(&fc->index, now, NULL, keys, PRUNE_BATCH);
         for (int i = 0; i < n; i++) {
             if (qf_fc_entry_path(fc, keys[i], path, sizeof(path)) == 0)
@@ -460,8 +470,10 @@ static qf_status fc_prune(void *instance, int64_t *removed, qf_error *err)
         if (n > 0)
             qf_fc_index_count(&fc->index, "expirations", n);
         if (qf_fc_index_commit(&fc->index, n >= 0) != QF_OK || n < 0)
-            return fc->host->error_set(err, QF_ERR_IO, "file_cache: cannot "
-                                       "prune %s/index.db", fc->dir);
+            return fc->host->error_set(err, QF_ERR_IO,
+                                       "file_cache: cannot "
+                                       "prune %s/index.db",
+                                       fc->dir);
         *removed += n;
     } while (n == PRUNE_BATCH);
     return QF_OK;
@@ -473,13 +485,17 @@ static qf_status fc_clear(void *instance, int64_t *removed, qf_error *err)
     qf_status st;
 
     if (qf_fc_index_begin(&fc->index) != QF_OK)
-        return fc->host->error_set(err, QF_ERR_IO, "file_cache: index %s/"
-                                   "index.db is busy", fc->dir);
+        return fc->host->error_set(err, QF_ERR_IO,
+                                   "file_cache: index %s/"
+                                   "index.db is busy",
+                                   fc->dir);
     *removed = qf_fc_remove_all_files(fc);
     st = qf_fc_index_delete_all(&fc->index);
     if (qf_fc_index_commit(&fc->index, st == QF_OK) != QF_OK || st != QF_OK)
-        return fc->host->error_set(err, QF_ERR_IO, "file_cache: cannot clear "
-                                   "%s/index.db", fc->dir);
+        return fc->host->error_set(err, QF_ERR_IO,
+                                   "file_cache: cannot clear "
+                                   "%s/index.db",
+                                   fc->dir);
     return QF_OK;
 }
 
@@ -490,13 +506,17 @@ static qf_status fc_stats(void *instance, qf_cache_stats *out, qf_error *err)
     qf_status st;
 
     if (qf_fc_index_begin(&fc->index) != QF_OK)
-        return fc->host->error_set(err, QF_ERR_IO, "file_cache: index %s/"
-                                   "index.db is busy", fc->dir);
+        return fc->host->error_set(err, QF_ERR_IO,
+                                   "file_cache: index %s/"
+                                   "index.db is busy",
+                                   fc->dir);
     flush_locked(fc);
     st = qf_fc_index_counters(&fc->index, &c);
     if (qf_fc_index_commit(&fc->index, st == QF_OK) != QF_OK || st != QF_OK)
-        return fc->host->error_set(err, QF_ERR_IO, "file_cache: cannot read "
-                                   "statistics of %s/index.db", fc->dir);
+        return fc->host->error_set(err, QF_ERR_IO,
+                                   "file_cache: cannot read "
+                                   "statistics of %s/index.db",
+                                   fc->dir);
 
     out->size = sizeof(*out);
     out->entries = c.entries;
@@ -521,8 +541,15 @@ static const qf_option_spec options[] = {
 };
 
 static const qf_cache_backend_vtable vtable = {
-    sizeof(qf_cache_backend_vtable), fc_create, fc_destroy, fc_get, fc_put,
-    fc_remove, fc_prune, fc_clear, fc_stats,
+    sizeof(qf_cache_backend_vtable),
+    fc_create,
+    fc_destroy,
+    fc_get,
+    fc_put,
+    fc_remove,
+    fc_prune,
+    fc_clear,
+    fc_stats,
 };
 
 static const qf_plugin_descriptor descriptor = {

@@ -13,18 +13,40 @@
 
 /* Model option names accepted in "options"; any other name is rejected
  * before a request is sent. */
-static const char *const native_options[] = {
-    "num_ctx", "num_predict", "num_keep", "num_batch", "num_gpu", "main_gpu",
-    "num_thread", "repeat_last_n", "repeat_penalty", "temperature", "top_k",
-    "top_p", "min_p", "typical_p", "tfs_z", "mirostat", "mirostat_eta",
-    "mirostat_tau", "penalize_newline", "presence_penalty",
-    "frequency_penalty", "seed", "stop", "numa", "use_mmap", "use_mlock",
-    "low_vram", "vocab_only", NULL};
+static const char *const native_options[] = {"num_ctx",
+                                             "num_predict",
+                                             "num_keep",
+                                             "num_batch",
+                                             "num_gpu",
+                                             "main_gpu",
+                                             "num_thread",
+                                             "repeat_last_n",
+                                             "repeat_penalty",
+                                             "temperature",
+                                             "top_k",
+                                             "top_p",
+                                             "min_p",
+                                             "typical_p",
+                                             "tfs_z",
+                                             "mirostat",
+                                             "mirostat_eta",
+                                             "mirostat_tau",
+                                             "penalize_newline",
+                                             "presence_penalty",
+                                             "frequency_penalty",
+                                             "seed",
+                                             "stop",
+                                             "numa",
+                                             "use_mmap",
+                                             "use_mlock",
+                                             "low_vram",
+                                             "vocab_only",
+                                             NULL};
 
 /* OpenAI parameter names copied into options under the same name. */
 static const char *const same_name_params[] = {
-    "temperature", "top_p", "seed", "presence_penalty", "frequency_penalty",
-    NULL};
+    "temperature",       "top_p", "seed", "presence_penalty",
+    "frequency_penalty", NULL};
 
 static int in_list(const char *const *list, const char *name)
 {
@@ -39,8 +61,9 @@ static int in_list(const char *const *list, const char *name)
 
 static qf_status nomem(ollama_call *call)
 {
-    return call->inst->host->error_set(call->err, QF_ERR_NOMEM,
-                                       "ollama: out of memory building the request body");
+    return call->inst->host->error_set(
+        call->err, QF_ERR_NOMEM,
+        "ollama: out of memory building the request body");
 }
 
 /* Replace `name` in `obj` with `item`, which `obj` then owns. */
@@ -65,8 +88,7 @@ static qf_status put_copy(ollama_call *call, cJSON *obj, const char *name,
 }
 
 /* stop: a string becomes a one-element list; a list must hold strings. */
-static qf_status map_stop(ollama_call *call, cJSON *options,
-                          const cJSON *value)
+static qf_status map_stop(ollama_call *call, cJSON *options, const cJSON *value)
 {
     const qf_host *host = call->inst->host;
     const char *one[1];
@@ -74,19 +96,22 @@ static qf_status map_stop(ollama_call *call, cJSON *options,
 
     if (cJSON_IsString(value)) {
         one[0] = value->valuestring;
-        return put_owned(call, options, "stop", cJSON_CreateStringArray(one, 1));
+        return put_owned(call, options, "stop",
+                         cJSON_CreateStringArray(one, 1));
     }
     if (!cJSON_IsArray(value))
         goto invalid;
-    cJSON_ArrayForEach(item, value) {
+    cJSON_ArrayForEach(item, value)
+    {
         if (!cJSON_IsString(item))
             goto invalid;
     }
     return put_copy(call, options, "stop", value);
 
 invalid:
-    return host->error_set(call->err, QF_ERR_INVALID,
-                           "ollama: parameter \"stop\" must be a string or a list of strings");
+    return host->error_set(
+        call->err, QF_ERR_INVALID,
+        "ollama: parameter \"stop\" must be a string or a list of strings");
 }
 
 /* response_format: json_object -> "json", json_schema -> the schema,
@@ -103,20 +128,24 @@ static qf_status map_response_format(ollama_call *call, cJSON *format_out,
     if (strcmp(type->valuestring, "text") == 0)
         return QF_OK;
     if (strcmp(type->valuestring, "json_object") == 0)
-        return put_owned(call, format_out, "format", cJSON_CreateString("json"));
+        return put_owned(call, format_out, "format",
+                         cJSON_CreateString("json"));
     if (strcmp(type->valuestring, "json_schema") != 0)
         goto invalid;
 
     schema = cJSON_GetObjectItemCaseSensitive(value, "json_schema");
     schema = cJSON_GetObjectItemCaseSensitive(schema, "schema");
     if (!cJSON_IsObject(schema))
-        return host->error_set(call->err, QF_ERR_INVALID,
-                               "ollama: parameter \"response_format\" of type json_schema needs an object at json_schema.schema");
+        return host->error_set(
+            call->err, QF_ERR_INVALID,
+            "ollama: parameter \"response_format\" of type json_schema needs "
+            "an object at json_schema.schema");
     return put_copy(call, format_out, "format", schema);
 
 invalid:
     return host->error_set(call->err, QF_ERR_INVALID,
-                           "ollama: parameter \"response_format\" must have type text, json_object or json_schema");
+                           "ollama: parameter \"response_format\" must have "
+                           "type text, json_object or json_schema");
 }
 
 /* Map one OpenAI-named parameter into `options` (or `top` for format). */
@@ -145,9 +174,11 @@ static qf_status map_param(ollama_call *call, const cJSON *param,
         return put_copy(call, options, name, param);
     }
 
-    return host->error_set(call->err, QF_ERR_INVALID,
-                           "ollama: parameter \"%s\" is not supported by the ollama provider; remove it or pass a native option under options",
-                           name);
+    return host->error_set(
+        call->err, QF_ERR_INVALID,
+        "ollama: parameter \"%s\" is not supported by the ollama provider; "
+        "remove it or pass a native option under options",
+        name);
 }
 
 static qf_status map_params(ollama_call *call, cJSON *options, cJSON *top)
@@ -163,11 +194,13 @@ static qf_status map_params(ollama_call *call, cJSON *options, cJSON *top)
     params = cJSON_Parse(text);
     if (!cJSON_IsObject(params)) {
         cJSON_Delete(params);
-        return host->error_set(call->err, QF_ERR_INVALID,
-                               "ollama: request parameters are not a JSON object");
+        return host->error_set(
+            call->err, QF_ERR_INVALID,
+            "ollama: request parameters are not a JSON object");
     }
 
-    cJSON_ArrayForEach(param, params) {
+    cJSON_ArrayForEach(param, params)
+    {
         status = map_param(call, param, options, top);
         if (status != QF_OK)
             break;
@@ -185,16 +218,19 @@ static qf_status apply_native(ollama_call *call, const cJSON *source,
     const cJSON *option;
     qf_status status;
 
-    cJSON_ArrayForEach(option, source) {
+    cJSON_ArrayForEach(option, source)
+    {
         if (strcmp(option->string, "keep_alive") == 0 ||
             strcmp(option->string, "format") == 0)
             status = put_copy(call, top, option->string, option);
         else if (in_list(native_options, option->string))
             status = put_copy(call, options, option->string, option);
         else
-            status = host->error_set(call->err, QF_ERR_INVALID,
-                                     "ollama: option \"%s\" in the %s is not an Ollama option; see the options list of Ollama's API documentation",
-                                     option->string, where);
+            status = host->error_set(
+                call->err, QF_ERR_INVALID,
+                "ollama: option \"%s\" in the %s is not an Ollama option; see "
+                "the options list of Ollama's API documentation",
+                option->string, where);
         if (status != QF_OK)
             return status;
     }
@@ -256,8 +292,9 @@ static qf_status add_chat_messages(ollama_call *call, cJSON *root)
         return nomem(call);
     for (i = 0; i < count; i++) {
         if (host->request_message(call->req, i, &role, &content, &len) != QF_OK)
-            return host->error_set(call->err, QF_ERR_INTERNAL,
-                                   "ollama: cannot read message %zu of the request", i);
+            return host->error_set(
+                call->err, QF_ERR_INTERNAL,
+                "ollama: cannot read message %zu of the request", i);
         message = cJSON_CreateObject();
         if (message == NULL || !cJSON_AddItemToArray(messages, message))
             return nomem(call);
@@ -304,7 +341,8 @@ static qf_status add_generate_prompt(ollama_call *call, cJSON *root)
     int failed = 0;
 
     for (i = 0; i < count; i++) {
-        if (host->request_message(call->req, i, &role, &content, &len) == QF_OK &&
+        if (host->request_message(call->req, i, &role, &content, &len) ==
+                QF_OK &&
             strcmp(role, "system") != 0)
             turns++;
     }
@@ -316,12 +354,14 @@ static qf_status add_generate_prompt(ollama_call *call, cJSON *root)
         else if (turns == 1)
             failed = append_text(&prompt, &prompt_len, "\n\n", content, len);
         else
-            failed = append_text(&prompt, &prompt_len, "\n\n", role, strlen(role)) ||
-                     append_text(&prompt, &prompt_len, ": ", content, len);
+            failed =
+                append_text(&prompt, &prompt_len, "\n\n", role, strlen(role)) ||
+                append_text(&prompt, &prompt_len, ": ", content, len);
     }
 
     if (failed ||
-        (system != NULL && cJSON_AddStringToObject(root, "system", system) == NULL) ||
+        (system != NULL &&
+         cJSON_AddStringToObject(root, "system", system) == NULL) ||
         cJSON_AddStringToObject(root, "prompt", prompt ? prompt : "") == NULL)
         status = nomem(call);
     free(system);
@@ -338,7 +378,8 @@ static qf_status add_model(ollama_call *call, cJSON *root)
         model = call->inst->model;
     if (model == NULL || model[0] == '\0')
         return host->error_set(call->err, QF_ERR_CONFIG,
-                               "ollama: no model set for this request; set model in the provider block or the role");
+                               "ollama: no model set for this request; set "
+                               "model in the provider block or the role");
     if (cJSON_AddStringToObject(root, "model", model) == NULL)
         return nomem(call);
     return QF_OK;
@@ -366,7 +407,8 @@ static qf_status add_options(ollama_call *call, cJSON *root)
     if (status != QF_OK)
         goto out;
 
-    cJSON_ArrayForEach(item, top) {
+    cJSON_ArrayForEach(item, top)
+    {
         status = put_copy(call, root, item->string, item);
         if (status != QF_OK)
             goto out;

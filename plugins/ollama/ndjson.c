@@ -12,11 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static qf_status fail(qf_ndjson *reader, qf_status status, const char *fmt,
-                      ...) QF_PRINTF(3, 4);
+static qf_status fail(qf_ndjson *reader, qf_status status, const char *fmt, ...)
+    QF_PRINTF(3, 4);
 
-static qf_status fail(qf_ndjson *reader, qf_status status, const char *fmt,
-                      ...)
+static qf_status fail(qf_ndjson *reader, qf_status status, const char *fmt, ...)
 {
     va_list ap;
 
@@ -79,7 +78,8 @@ static qf_status fail_upstream(qf_ndjson *reader, const cJSON *error)
 
     printed = cJSON_PrintUnformatted(error);
     if (printed == NULL)
-        return fail(reader, QF_ERR_NOMEM, "out of memory printing an error line");
+        return fail(reader, QF_ERR_NOMEM,
+                    "out of memory printing an error line");
     status = fail(reader, QF_ERR_UPSTREAM, "%s", printed);
     cJSON_free(printed);
     return status;

@@ -26,7 +26,7 @@
 typedef qf_status (*qf_ndjson_frame_fn)(void *user, const cJSON *frame);
 
 typedef struct qf_ndjson {
-    char *line;      /* bytes of the unfinished line (malloc'd) */
+    char *line; /* bytes of the unfinished line (malloc'd) */
     size_t line_len;
     size_t line_cap;
     size_t max_line; /* longest accepted line in bytes, '\n' excluded */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_BASE_URL "http://127.0.0.1:11434"
+#define DEFAULT_BASE_URL           "http://127.0.0.1:11434"
 #define DEFAULT_MAX_RESPONSE_BYTES (16 * 1024 * 1024)
 
 static const char *const capabilities[] = {QF_CAP_TEXT, QF_CAP_STREAM, NULL};
@@ -21,9 +21,11 @@ static const qf_option_spec option_specs[] = {
     {sizeof(qf_option_spec), "model", QF_OPT_STRING, NULL, 0,
      "model used when the role sets none, e.g. llama3.2"},
     {sizeof(qf_option_spec), "keep_alive", QF_OPT_STRING, NULL, 0,
-     "how long Ollama keeps the model loaded: a duration like \"5m\" or seconds"},
+     "how long Ollama keeps the model loaded: a duration like \"5m\" or "
+     "seconds"},
     {sizeof(qf_option_spec), "endpoint", QF_OPT_STRING, "chat", 0,
-     "chat for /api/chat, or generate for /api/generate with system and prompt"},
+     "chat for /api/chat, or generate for /api/generate with system and "
+     "prompt"},
     {sizeof(qf_option_spec), "options", QF_OPT_MAP, NULL, 0,
      "Ollama model options (num_ctx, top_k, ...) sent with every request"},
     {sizeof(qf_option_spec), "timeout.connect_seconds", QF_OPT_INT, "10", 0,
@@ -42,8 +44,8 @@ static const qf_option_spec option_specs[] = {
 
 /* --- Settings ------------------------------------------------------------- */
 
-static qf_status read_string(ollama *inst, const char *key, const char *fallback,
-                             char **out, qf_error *err)
+static qf_status read_string(ollama *inst, const char *key,
+                             const char *fallback, char **out, qf_error *err)
 {
     const char *value = NULL;
     qf_status status = inst->host->config_string(inst->ctx, key, &value, err);
@@ -56,8 +58,10 @@ static qf_status read_string(ollama *inst, const char *key, const char *fallback
     if (value == NULL)
         return QF_OK;
     *out = strdup(value);
-    return *out ? QF_OK : inst->host->error_set(err, QF_ERR_NOMEM,
-                                                "ollama: out of memory reading %s", key);
+    return *out
+               ? QF_OK
+               : inst->host->error_set(err, QF_ERR_NOMEM,
+                                       "ollama: out of memory reading %s", key);
 }
 
 /* An integer setting within [min, max]; absent keys keep *out. */
@@ -72,10 +76,10 @@ static qf_status read_int(ollama *inst, const char *key, int64_t min,
     if (status != QF_OK)
         return status;
     if (value < min || value > max)
-        return inst->host->error_set(err, QF_ERR_CONFIG,
-                                     "ollama: %s is %lld; expected a value from %lld to %lld",
-                                     key, (long long)value, (long long)min,
-                                     (long long)max);
+        return inst->host->error_set(
+            err, QF_ERR_CONFIG,
+            "ollama: %s is %lld; expected a value from %lld to %lld", key,
+            (long long)value, (long long)min, (long long)max);
     *out = value;
     return QF_OK;
 }
@@ -123,8 +127,10 @@ static qf_status read_keep_alive(ollama *inst, qf_error *err)
     else
         inst->keep_alive = cJSON_CreateString(text);
     free(text);
-    return inst->keep_alive ? QF_OK : inst->host->error_set(err, QF_ERR_NOMEM,
-                                                            "ollama: out of memory reading keep_alive");
+    return inst->keep_alive ? QF_OK
+                            : inst->host->error_set(
+                                  err, QF_ERR_NOMEM,
+                                  "ollama: out of memory reading keep_alive");
 }
 
 static qf_status read_endpoint(ollama *inst, qf_error *err)
@@ -137,9 +143,9 @@ static qf_status read_endpoint(ollama *inst, qf_error *err)
     if (strcmp(endpoint, "generate") == 0)
         inst->use_generate = 1;
     else if (strcmp(endpoint, "chat") != 0)
-        status = inst->host->error_set(err, QF_ERR_CONFIG,
-                                       "ollama: endpoint is \"%s\"; expected chat or generate",
-                                       endpoint);
+        status = inst->host->error_set(
+            err, QF_ERR_CONFIG,
+            "ollama: endpoint is \"%s\"; expected chat or generate", endpoint);
     free(endpoint);
     return status;
 }
@@ -183,17 +189,20 @@ static qf_status read_headers(ollama *inst, qf_error *err)
     if (status != QF_OK)
         return status;
     inst->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    cJSON_ArrayForEach(item, map) {
+    cJSON_ArrayForEach(item, map)
+    {
         if (header_line(item, line, sizeof(line)) != 0) {
             /* The value may be a secret: name the header only. */
             status = host->error_set(err, QF_ERR_CONFIG,
-                                     "ollama: headers.%s must be a one-line string, number or boolean",
+                                     "ollama: headers.%s must be a one-line "
+                                     "string, number or boolean",
                                      item->string);
             break;
         }
         list = inst->headers ? curl_slist_append(inst->headers, line) : NULL;
         if (list == NULL) {
-            status = host->error_set(err, QF_ERR_NOMEM, "ollama: out of memory reading headers");
+            status = host->error_set(err, QF_ERR_NOMEM,
+                                     "ollama: out of memory reading headers");
             break;
         }
         inst->headers = list;
@@ -213,14 +222,16 @@ static qf_status check_base_url(ollama *inst, qf_error *err)
     qf_status status = QF_OK;
 
     if (url == NULL)
-        return inst->host->error_set(err, QF_ERR_NOMEM, "ollama: out of memory parsing base_url");
+        return inst->host->error_set(err, QF_ERR_NOMEM,
+                                     "ollama: out of memory parsing base_url");
     if (strstr(inst->base_url, "://") == NULL) {
         size_t len = strlen(inst->base_url) + sizeof("http://");
 
         full = malloc(len);
         if (full == NULL) {
             curl_url_cleanup(url);
-            return inst->host->error_set(err, QF_ERR_NOMEM, "ollama: out of memory parsing base_url");
+            return inst->host->error_set(
+                err, QF_ERR_NOMEM, "ollama: out of memory parsing base_url");
         }
         snprintf(full, len, "http://%s", inst->base_url);
         free(inst->base_url);
@@ -230,11 +241,14 @@ static qf_status check_base_url(ollama *inst, qf_error *err)
         curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
         status = inst->host->error_set(err, QF_ERR_CONFIG,
-                                       "ollama: base_url \"%s\" is not an http or https URL; expected e.g. %s",
+                                       "ollama: base_url \"%s\" is not an http "
+                                       "or https URL; expected e.g. %s",
                                        inst->base_url, DEFAULT_BASE_URL);
     else if (curl_url_get(url, CURLUPART_USER, &user, 0) == CURLUE_OK)
-        status = inst->host->error_set(err, QF_ERR_CONFIG,
-                                       "ollama: base_url contains credentials; remove them and send them with the headers setting");
+        status = inst->host->error_set(
+            err, QF_ERR_CONFIG,
+            "ollama: base_url contains credentials; remove them and send them "
+            "with the headers setting");
     curl_free(scheme);
     curl_free(user);
     curl_url_cleanup(url);
@@ -250,15 +264,21 @@ static qf_status read_settings(ollama *inst, qf_error *err)
 
     if ((status = read_string(inst, "base_url", DEFAULT_BASE_URL,
                               &inst->base_url, err)) != QF_OK ||
-        (status = read_string(inst, "model", NULL, &inst->model, err)) != QF_OK ||
+        (status = read_string(inst, "model", NULL, &inst->model, err)) !=
+            QF_OK ||
         (status = read_keep_alive(inst, err)) != QF_OK ||
         (status = read_endpoint(inst, err)) != QF_OK ||
         (status = read_map(inst, "options", &inst->options, err)) != QF_OK ||
-        (status = read_int(inst, "timeout.connect_seconds", 1, 3600, &connect, err)) != QF_OK ||
-        (status = read_int(inst, "timeout.total_seconds", 1, 86400, &total, err)) != QF_OK ||
-        (status = read_int(inst, "retry.max_attempts", 1, 100, &attempts, err)) != QF_OK ||
-        (status = read_int(inst, "retry.max_wait_seconds", 0, 86400, &wait, err)) != QF_OK ||
-        (status = read_int(inst, "max_response_bytes", 1024, INT64_C(1) << 32, &max_bytes, err)) != QF_OK ||
+        (status = read_int(inst, "timeout.connect_seconds", 1, 3600, &connect,
+                           err)) != QF_OK ||
+        (status = read_int(inst, "timeout.total_seconds", 1, 86400, &total,
+                           err)) != QF_OK ||
+        (status = read_int(inst, "retry.max_attempts", 1, 100, &attempts,
+                           err)) != QF_OK ||
+        (status = read_int(inst, "retry.max_wait_seconds", 0, 86400, &wait,
+                           err)) != QF_OK ||
+        (status = read_int(inst, "max_response_bytes", 1024, INT64_C(1) << 32,
+                           &max_bytes, err)) != QF_OK ||
         (status = read_headers(inst, err)) != QF_OK)
         return status;
 
@@ -332,8 +352,8 @@ static qf_status make_url(ollama_call *call, char **url)
 
     *url = malloc(len);
     if (*url == NULL)
-        return call->inst->host->error_set(call->err, QF_ERR_NOMEM,
-                                           "ollama: out of memory building the URL");
+        return call->inst->host->error_set(
+            call->err, QF_ERR_NOMEM, "ollama: out of memory building the URL");
     snprintf(*url, len, "%s%s", call->inst->base_url, path);
     call->url = *url;
     return QF_OK;
@@ -375,7 +395,8 @@ static void log_failure(const ollama_call *call, qf_status status)
 
     if (!host->log_enabled(call->inst->ctx, QF_LOG_WARN))
         return;
-    host->log(call->inst->ctx, QF_LOG_WARN, "request %s: failed with status %s: %s",
+    host->log(call->inst->ctx, QF_LOG_WARN,
+              "request %s: failed with status %s: %s",
               host->request_id(call->req), status_name(status),
               host->error_message(call->err));
 }

@@ -26,15 +26,15 @@ typedef struct ollama {
     const qf_host *host;
     qf_context *ctx;
 
-    char *base_url;        /* without a trailing '/' */
-    char *model;           /* default model, or NULL */
-    cJSON *keep_alive;     /* string or number, or NULL */
-    int use_generate;      /* endpoint: generate instead of chat */
-    cJSON *options;        /* native options of the configuration, or NULL */
+    char *base_url;    /* without a trailing '/' */
+    char *model;       /* default model, or NULL */
+    cJSON *keep_alive; /* string or number, or NULL */
+    int use_generate;  /* endpoint: generate instead of chat */
+    cJSON *options;    /* native options of the configuration, or NULL */
     long connect_timeout_s;
     long total_timeout_s;
     int max_attempts;
-    int64_t max_wait_ms;   /* cap on the total time spent waiting to retry */
+    int64_t max_wait_ms; /* cap on the total time spent waiting to retry */
     size_t max_response_bytes;
     struct curl_slist *headers; /* Content-Type plus configured headers */
 
@@ -54,22 +54,22 @@ typedef struct ollama_call {
     char *body;
 
     /* Reply state, reset before every attempt. */
-    CURL *curl;             /* handle of the attempt in progress */
+    CURL *curl; /* handle of the attempt in progress */
     long http_status;
     int64_t retry_after_ms; /* -1 when the upstream did not ask */
     char *data;             /* non-stream body or error body (malloc'd) */
     size_t data_len;
-    size_t received;        /* bytes of body received in this attempt */
+    size_t received; /* bytes of body received in this attempt */
     qf_ndjson reader;
-    qf_status failure;      /* set by a callback that stopped the transfer */
+    qf_status failure; /* set by a callback that stopped the transfer */
 
     /* Answer, accumulated across frames. */
-    int answered;           /* a final frame (done:true) was read */
-    int load_frames;        /* housekeeping frames skipped */
-    int content_frames;     /* other frames read */
-    size_t deltas_written;  /* chunks passed to stream_write */
-    char *text;             /* non-stream answer (malloc'd) */
-    size_t text_len;        /* bytes of the answer, streamed or not */
+    int answered;          /* a final frame (done:true) was read */
+    int load_frames;       /* housekeeping frames skipped */
+    int content_frames;    /* other frames read */
+    size_t deltas_written; /* chunks passed to stream_write */
+    char *text;            /* non-stream answer (malloc'd) */
+    size_t text_len;       /* bytes of the answer, streamed or not */
     char *done_reason;
     char *model;
     int64_t prompt_eval_count; /* -1 when absent */

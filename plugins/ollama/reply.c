@@ -13,8 +13,8 @@
 
 static qf_status nomem(ollama_call *call)
 {
-    call->failure = call->inst->host->error_set(call->err, QF_ERR_NOMEM,
-                                                "ollama: out of memory reading the reply");
+    call->failure = call->inst->host->error_set(
+        call->err, QF_ERR_NOMEM, "ollama: out of memory reading the reply");
     return call->failure;
 }
 
@@ -73,8 +73,9 @@ static qf_status deliver(ollama_call *call, const char *text, size_t len)
         status = host->stream_write(call->resp, text, len);
         call->deltas_written++;
         if (status != QF_OK)
-            call->failure = host->error_set(call->err, status,
-                                            "ollama: the stream was stopped by its consumer");
+            call->failure = host->error_set(
+                call->err, status,
+                "ollama: the stream was stopped by its consumer");
         return status;
     }
 
@@ -92,8 +93,9 @@ static int64_t count_or_absent(const cJSON *frame, const char *name)
 {
     const cJSON *count = cJSON_GetObjectItemCaseSensitive(frame, name);
 
-    return cJSON_IsNumber(count) && count->valuedouble >= 0 ?
-           (int64_t)count->valuedouble : -1;
+    return cJSON_IsNumber(count) && count->valuedouble >= 0
+               ? (int64_t)count->valuedouble
+               : -1;
 }
 
 /* The final frame: finish reason and token counts. */
@@ -112,8 +114,10 @@ static qf_status read_final(ollama_call *call, const cJSON *frame,
 qf_status ollama_reply_frame(void *user, const cJSON *frame)
 {
     ollama_call *call = user;
-    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(frame, "done_reason");
-    const char *done_reason = cJSON_IsString(reason) ? reason->valuestring : NULL;
+    const cJSON *reason =
+        cJSON_GetObjectItemCaseSensitive(frame, "done_reason");
+    const char *done_reason =
+        cJSON_IsString(reason) ? reason->valuestring : NULL;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(frame, "model");
     const cJSON *content;
     qf_status status;
@@ -136,7 +140,8 @@ qf_status ollama_reply_frame(void *user, const cJSON *frame)
             cJSON_GetObjectItemCaseSensitive(frame, "message"), "content");
     call->content_frames++;
     if (cJSON_IsString(content) && content->valuestring[0] != '\0') {
-        status = deliver(call, content->valuestring, strlen(content->valuestring));
+        status =
+            deliver(call, content->valuestring, strlen(content->valuestring));
         if (status != QF_OK)
             return status;
     }
@@ -154,9 +159,11 @@ qf_status ollama_reply_parse_body(ollama_call *call)
     qf_status status;
 
     if (!cJSON_IsObject(body))
-        status = host->error_set(call->err, QF_ERR_PROTOCOL,
-                                 "ollama: the reply from %s is not a JSON object (%zu bytes); check that base_url points at Ollama",
-                                 call->url, call->data_len);
+        status =
+            host->error_set(call->err, QF_ERR_PROTOCOL,
+                            "ollama: the reply from %s is not a JSON object "
+                            "(%zu bytes); check that base_url points at Ollama",
+                            call->url, call->data_len);
     else if (cJSON_IsString(error))
         status = host->error_set(call->err, QF_ERR_UPSTREAM,
                                  "ollama: upstream returned an error: %s",
@@ -197,21 +204,25 @@ static void set_usage(ollama_call *call)
 qf_status ollama_reply_finish(ollama_call *call)
 {
     const qf_host *host = call->inst->host;
-    const char *model = call->model ? call->model : host->request_model(call->req);
+    const char *model =
+        call->model ? call->model : host->request_model(call->req);
 
     if (!call->answered && call->load_frames > 0 && call->content_frames == 0)
         return host->error_set(call->err, QF_ERR_PROTOCOL,
-                               "ollama returned no answer (only a load frame); check that the request has messages");
+                               "ollama returned no answer (only a load frame); "
+                               "check that the request has messages");
     if (!call->answered)
-        return host->error_set(call->err, QF_ERR_STREAM_CUT,
-                               "ollama: upstream stream was cut before its end");
+        return host->error_set(
+            call->err, QF_ERR_STREAM_CUT,
+            "ollama: upstream stream was cut before its end");
 
     if (!call->stream &&
         host->response_set_text(call->resp, call->text ? call->text : "",
                                 call->text_len) != QF_OK)
         return nomem(call);
     /* stop and length keep their names; other reasons are kept as is. */
-    if (host->response_set_finish_reason(call->resp, call->done_reason) != QF_OK)
+    if (host->response_set_finish_reason(call->resp, call->done_reason) !=
+        QF_OK)
         return nomem(call);
     if (model != NULL && host->response_set_model(call->resp, model) != QF_OK)
         return nomem(call);

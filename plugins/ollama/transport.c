@@ -13,9 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define ERROR_BODY_MAX 65536 /* bytes of an error body kept for the message */
+#define ERROR_BODY_MAX  65536 /* bytes of an error body kept for the message */
 #define BACKOFF_BASE_MS 500
-#define BACKOFF_MAX_MS 8000
+#define BACKOFF_MAX_MS  8000
 
 /* --- Handle pool ------------------------------------------------------ */
 
@@ -84,20 +84,25 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     size_t len = size * nmemb;
 
     if (call->received == 0)
-        curl_easy_getinfo(call->curl, CURLINFO_RESPONSE_CODE, &call->http_status);
+        curl_easy_getinfo(call->curl, CURLINFO_RESPONSE_CODE,
+                          &call->http_status);
     call->received += len;
     if (call->http_status >= 300) {
         /* Keep the start of an error body; the rest is not needed. */
         if (call->data_len < ERROR_BODY_MAX)
             append_data(call, data,
-                        len < ERROR_BODY_MAX - call->data_len ? len :
-                        ERROR_BODY_MAX - call->data_len, ERROR_BODY_MAX);
+                        len < ERROR_BODY_MAX - call->data_len
+                            ? len
+                            : ERROR_BODY_MAX - call->data_len,
+                        ERROR_BODY_MAX);
         return len;
     }
 
     if (call->received > call->inst->max_response_bytes) {
-        call->failure = call->inst->host->error_set(call->err, QF_ERR_TOO_LARGE,
-            "ollama: response from %s exceeds max_response_bytes (%zu bytes); raise max_response_bytes",
+        call->failure = call->inst->host->error_set(
+            call->err, QF_ERR_TOO_LARGE,
+            "ollama: response from %s exceeds max_response_bytes (%zu bytes); "
+            "raise max_response_bytes",
             call->url, call->inst->max_response_bytes);
         return 0;
     }
@@ -231,7 +236,8 @@ static qf_status fail_http(ollama_call *call)
 
 static int is_connect_failure(CURLcode code)
 {
-    return code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
+    return code == CURLE_COULDNT_CONNECT ||
+           code == CURLE_COULDNT_RESOLVE_HOST ||
            code == CURLE_COULDNT_RESOLVE_PROXY || code == CURLE_SEND_ERROR ||
            code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING;
 }
@@ -245,27 +251,35 @@ static qf_status fail_transfer(ollama_call *call, CURLcode code)
     if (call->failure != QF_OK)
         return call->failure;
     if (call->stream && call->reader.status != QF_OK)
-        return host->error_set(call->err, call->reader.status,
-                               call->reader.status == QF_ERR_UPSTREAM ?
-                               "ollama: upstream reported an error mid-stream: %s" :
-                               "ollama: invalid stream from upstream: %s",
-                               qf_ndjson_message(&call->reader));
+        return host->error_set(
+            call->err, call->reader.status,
+            call->reader.status == QF_ERR_UPSTREAM
+                ? "ollama: upstream reported an error mid-stream: %s"
+                : "ollama: invalid stream from upstream: %s",
+            qf_ndjson_message(&call->reader));
     if (code == CURLE_OPERATION_TIMEDOUT)
-        return host->error_set(call->err, QF_ERR_TIMEOUT,
-                               "ollama: request to %s timed out (timeout.connect_seconds %ld, timeout.total_seconds %ld); raise the timeout or use a smaller model",
-                               call->url, inst->connect_timeout_s, inst->total_timeout_s);
+        return host->error_set(
+            call->err, QF_ERR_TIMEOUT,
+            "ollama: request to %s timed out (timeout.connect_seconds %ld, "
+            "timeout.total_seconds %ld); raise the timeout or use a smaller "
+            "model",
+            call->url, inst->connect_timeout_s, inst->total_timeout_s);
     if (call->received > 0 && call->stream)
-        return host->error_set(call->err, QF_ERR_STREAM_CUT,
-                               "ollama: upstream stream was cut before its end (%s)",
-                               curl_easy_strerror(code));
+        return host->error_set(
+            call->err, QF_ERR_STREAM_CUT,
+            "ollama: upstream stream was cut before its end (%s)",
+            curl_easy_strerror(code));
     if (call->received > 0)
         return host->error_set(call->err, QF_ERR_STREAM_CUT,
-                               "ollama: the reply from %s was cut before its end (%s); send the request again",
+                               "ollama: the reply from %s was cut before its "
+                               "end (%s); send the request again",
                                call->url, curl_easy_strerror(code));
     if (is_connect_failure(code))
-        return host->error_set(call->err, QF_ERR_CONNECT,
-                               "ollama: cannot connect to %s (%s); is Ollama running at %s? start it with `ollama serve` or set base_url",
-                               call->url, curl_easy_strerror(code), inst->base_url);
+        return host->error_set(
+            call->err, QF_ERR_CONNECT,
+            "ollama: cannot connect to %s (%s); is Ollama running at %s? start "
+            "it with `ollama serve` or set base_url",
+            call->url, curl_easy_strerror(code), inst->base_url);
     return host->error_set(call->err, QF_ERR_CONNECT,
                            "ollama: request to %s failed: %s", call->url,
                            curl_easy_strerror(code));
@@ -280,8 +294,8 @@ static qf_status send_once(ollama_call *call)
     qf_status status = QF_OK;
 
     if (curl == NULL)
-        return call->inst->host->error_set(call->err, QF_ERR_NOMEM,
-                                           "ollama: cannot create a CURL handle");
+        return call->inst->host->error_set(
+            call->err, QF_ERR_NOMEM, "ollama: cannot create a CURL handle");
     ollama_reply_reset(call);
     call->curl = curl;
     set_options(curl, call);
@@ -294,8 +308,9 @@ static qf_status send_once(ollama_call *call)
     else if (code != CURLE_OK)
         status = fail_transfer(call, code);
     else if (call->stream)
-        status = qf_ndjson_finish(&call->reader) == QF_OK ? QF_OK :
-                 fail_transfer(call, CURLE_OK);
+        status = qf_ndjson_finish(&call->reader) == QF_OK
+                     ? QF_OK
+                     : fail_transfer(call, CURLE_OK);
     else
         status = ollama_reply_parse_body(call);
 

@@ -42,8 +42,8 @@ static int64_t days_from_civil(int64_t year, int64_t month, int64_t day)
     int64_t year_of_era = y - era * 400;
     int64_t shifted_month = month > 2 ? month - 3 : month + 9;
     int64_t day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
-    int64_t day_of_era = year_of_era * 365 + year_of_era / 4 -
-                         year_of_era / 100 + day_of_year;
+    int64_t day_of_era =
+        year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
 
     return era * 146097 + day_of_era - 719468;
 }
@@ -54,10 +54,11 @@ static void civil_from_days(int64_t days, int64_t *year, int64_t *month)
     int64_t z = days + 719468;
     int64_t era = floor_div(z, 146097);
     int64_t day_of_era = z - era * 146097;
-    int64_t year_of_era = (day_of_era - day_of_era / 1460 +
-                           day_of_era / 36524 - day_of_era / 146096) / 365;
-    int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 -
-                                        year_of_era / 100);
+    int64_t year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 -
+                           day_of_era / 146096) /
+                          365;
+    int64_t day_of_year =
+        day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     int64_t shifted_month = (5 * day_of_year + 2) / 153;
 
     *month = shifted_month < 10 ? shifted_month + 3 : shifted_month - 9;
@@ -239,8 +240,8 @@ static void check_all(const qf_limiter_limits *limits,
                              QF_LIMITER_MS_PER_HOUR, demand->tokens));
     consider(out, QF_LIMIT_COST_PER_DAY,
              budget_wait(&state->day, limits->cost_per_day, demand->cost,
-                         now_ms, state->day.period_start_ms +
-                                     QF_LIMITER_MS_PER_DAY));
+                         now_ms,
+                         state->day.period_start_ms + QF_LIMITER_MS_PER_DAY));
     consider(out, QF_LIMIT_COST_PER_MONTH,
              budget_wait(&state->month, limits->cost_per_month, demand->cost,
                          now_ms, qf_limiter_next_month_start(now_ms, offset)));

@@ -10,15 +10,15 @@
 #include <stdint.h>
 
 #define QF_LIMITER_MS_PER_MINUTE 60000LL
-#define QF_LIMITER_MS_PER_HOUR 3600000LL
-#define QF_LIMITER_MS_PER_DAY 86400000LL
+#define QF_LIMITER_MS_PER_HOUR   3600000LL
+#define QF_LIMITER_MS_PER_DAY    86400000LL
 
 /* Configured limits of one scope. A negative value means "no limit". */
 typedef struct qf_limiter_limits {
     int64_t requests_per_minute;
     int64_t tokens_per_hour;
-    double cost_per_day;   /* USD */
-    double cost_per_month; /* USD */
+    double cost_per_day;        /* USD */
+    double cost_per_month;      /* USD */
     int32_t utc_offset_minutes; /* budgets reset at midnight of this offset */
 } qf_limiter_limits;
 

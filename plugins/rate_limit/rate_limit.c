@@ -93,7 +93,8 @@ static void rl_destroy(void *instance)
 /* --- Estimates -------------------------------------------------------- */
 
 /* UTF-8 bytes of every message's text, divided by 4 and rounded up. */
-static int64_t estimate_prompt_tokens(const qf_host *host, const qf_request *req)
+static int64_t estimate_prompt_tokens(const qf_host *host,
+                                      const qf_request *req)
 {
     size_t count = host->request_message_count(req);
     uint64_t bytes = 0;
@@ -127,8 +128,8 @@ static int64_t output_reservation(const rate_limit *rl, const qf_request *req)
     int64_t best = 0;
 
     caps[0] = positive_json_number(host->request_param(req, "max_tokens"));
-    caps[1] = positive_json_number(
-        host->request_param(req, "max_completion_tokens"));
+    caps[1] =
+        positive_json_number(host->request_param(req, "max_completion_tokens"));
     caps[2] = positive_json_number(host->request_option(req, "num_predict"));
     for (int i = 0; i < 3; i++) {
         if (caps[i] > best)
@@ -168,8 +169,8 @@ static void estimate_demand(const rate_limit *rl, const qf_request *req,
     demand->tokens = usage.prompt_tokens + usage.completion_tokens;
     demand->cost = 0;
 
-    *unpriced = model == NULL ||
-                host->price_lookup(rl->ctx, model, &price) != QF_OK;
+    *unpriced =
+        model == NULL || host->price_lookup(rl->ctx, model, &price) != QF_OK;
     if (*unpriced)
         return;
     host->cost_compute(rl->ctx, model, &usage, images, &demand->cost,
@@ -193,9 +194,7 @@ static void format_limit_value(const qf_rl_settings *s, qf_limit_kind limit,
     case QF_LIMIT_COST_PER_DAY:
         snprintf(out, len, "%g", s->limits.cost_per_day);
         break;
-    default:
-        snprintf(out, len, "%g", s->limits.cost_per_month);
-        break;
+    default: snprintf(out, len, "%g", s->limits.cost_per_month); break;
     }
 }
 
@@ -246,12 +245,11 @@ static qf_status refuse_for_now(const rate_limit *rl,
 
     format_limit_value(&rl->settings, d->limit, value, sizeof(value));
     host->error_set_retry_after_ms(err, d->wait_ms);
-    return host->error_set(err, is_cost ? QF_ERR_BUDGET : QF_ERR_RATE_LIMITED,
-                           "%s %s=%s for %s reached; retry after %lld s",
-                           is_cost ? "budget" : "rate limit",
-                           qf_limiter_limit_name(d->limit), value,
-                           rl->settings.scope_label,
-                           (long long)(d->wait_ms / 1000));
+    return host->error_set(
+        err, is_cost ? QF_ERR_BUDGET : QF_ERR_RATE_LIMITED,
+        "%s %s=%s for %s reached; retry after %lld s",
+        is_cost ? "budget" : "rate limit", qf_limiter_limit_name(d->limit),
+        value, rl->settings.scope_label, (long long)(d->wait_ms / 1000));
 }
 
 /* Check and reserve in whichever store the instance uses. */
@@ -333,13 +331,14 @@ static qf_status rl_on_request(void *instance, void **state, qf_request *req,
 
     estimate_demand(rl, req, &demand, &unpriced);
     if (unpriced && rl->settings.deny_unpriced)
-        return host->error_set(err, QF_ERR_BUDGET,
-                               "model '%s' has no price and unpriced=deny for "
-                               "%s; add pricing.%s to the configuration or set "
-                               "unpriced: allow",
-                               host->request_model(req) ? host->request_model(req) : "",
-                               rl->settings.scope_label,
-                               host->request_model(req) ? host->request_model(req) : "MODEL");
+        return host->error_set(
+            err, QF_ERR_BUDGET,
+            "model '%s' has no price and unpriced=deny for "
+            "%s; add pricing.%s to the configuration or set "
+            "unpriced: allow",
+            host->request_model(req) ? host->request_model(req) : "",
+            rl->settings.scope_label,
+            host->request_model(req) ? host->request_model(req) : "MODEL");
 
     st = reserve(rl, &demand,
                  host->request_kind(req) == QF_REQUEST_IMAGE
@@ -424,8 +423,7 @@ static void rl_on_complete(void *instance, void **state, const qf_request *req,
     actual_demand(rl, req, resp, status, &call->reservation.reserved, &actual);
     if (store_settle(rl, &call->reservation, &actual, msg, sizeof(msg)) !=
         QF_OK)
-        host->log(rl->ctx, QF_LOG_ERROR,
-                  "settling request %s failed: %s",
+        host->log(rl->ctx, QF_LOG_ERROR, "settling request %s failed: %s",
                   host->request_id(req) ? host->request_id(req) : "?", msg);
     host->free(call);
     *state = NULL;
@@ -434,7 +432,11 @@ static void rl_on_complete(void *instance, void **state, const qf_request *req,
 /* --- Descriptor ------------------------------------------------------- */
 
 static const qf_middleware_vtable rl_vtable = {
-    sizeof(qf_middleware_vtable), rl_create, rl_destroy, rl_on_request, NULL,
+    sizeof(qf_middleware_vtable),
+    rl_create,
+    rl_destroy,
+    rl_on_request,
+    NULL,
     rl_on_complete,
 };
 

@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define OPT(name, type, def, flags, text) \
-    {sizeof(qf_option_spec), name, type, def, flags, text}
+#define OPT(name, type, def, flags, text)                                      \
+    {                                                                          \
+        sizeof(qf_option_spec), name, type, def, flags, text                   \
+    }
 
 const qf_option_spec qf_rl_option_specs[QF_RL_OPTION_COUNT] = {
     OPT("requests_per_minute", QF_OPT_INT, NULL, 0,
-        "requests allowed per minute; a token bucket that refills continuously"),
+        "requests allowed per minute; a token bucket that refills "
+        "continuously"),
     OPT("tokens_per_hour", QF_OPT_INT, NULL, 0,
         "prompt plus output tokens allowed per hour"),
     OPT("cost_per_day", QF_OPT_DOUBLE, NULL, 0,
@@ -36,7 +39,8 @@ const qf_option_spec qf_rl_option_specs[QF_RL_OPTION_COUNT] = {
         "sqlite: shared by processes through <state_dir>/limits.db; memory: "
         "this process only; redis: shared by every runtime on one Redis"),
     OPT("redis_url", QF_OPT_STRING, "redis://127.0.0.1:6379/0", QF_OPT_SECRET,
-        "Redis server of store: redis, as redis://[:password@]host[:port][/db]"),
+        "Redis server of store: redis, as "
+        "redis://[:password@]host[:port][/db]"),
     OPT("redis_password", QF_OPT_STRING, NULL, QF_OPT_SECRET,
         "password for store: redis, usually ${REDIS_PASSWORD}"),
     OPT("key_prefix", QF_OPT_STRING, "qf:limits:", 0,
@@ -255,8 +259,8 @@ qf_status qf_rl_settings_read(const qf_host *host, const qf_context *ctx,
                         &out->limits.cost_per_month, err)) != QF_OK ||
         (st = read_int(host, ctx, "default_output_tokens", 0,
                        &out->default_output_tokens, err)) != QF_OK ||
-        (st = read_int(host, ctx, "max_wait_seconds", 0,
-                       &out->max_wait_seconds, err)) != QF_OK ||
+        (st = read_int(host, ctx, "max_wait_seconds", 0, &out->max_wait_seconds,
+                       err)) != QF_OK ||
         (st = read_choice(host, ctx, "on_limit", "fail", "wait",
                           &out->wait_on_limit, err)) != QF_OK ||
         (st = read_choice(host, ctx, "unpriced", "allow", "deny",

@@ -15,7 +15,7 @@ typedef struct qf_rl_settings {
     int64_t default_output_tokens; /* reservation without an explicit cap */
     int wait_on_limit;             /* on_limit: wait */
     int64_t max_wait_seconds;
-    int deny_unpriced;             /* unpriced: deny */
+    int deny_unpriced; /* unpriced: deny */
     qf_limiter_store_kind store;
     char scope_key[160];   /* "provider:openai", the store's row key */
     char scope_label[160]; /* "provider openai", for messages */
@@ -27,7 +27,7 @@ extern const qf_option_spec qf_rl_option_specs[QF_RL_OPTION_COUNT];
 /* Read and check every setting; QF_ERR_CONFIG names the key and what is
  * expected. */
 qf_status qf_rl_settings_read(const qf_host *host, const qf_context *ctx,
-                           qf_rl_settings *out, qf_error *err);
+                              qf_rl_settings *out, qf_error *err);
 
 /* Parse "+02:00", "-05:30", "+0200", "+02", "Z" or "UTC" into minutes east
  * of UTC; returns 0 on success, -1 when invalid. */

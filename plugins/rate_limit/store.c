@@ -30,7 +30,7 @@ typedef struct memory_slot {
 
 struct qf_limiter_store {
     qf_limiter_store_kind kind;
-    memory_slot *slot; /* memory store */
+    memory_slot *slot;    /* memory store */
     pthread_mutex_t lock; /* SQLite store: one transaction at a time */
     sqlite3 *db;
     sqlite3_stmt *begin, *select, *upsert, *commit, *rollback;
@@ -90,8 +90,8 @@ out:
 static int busy_wait(void *user, int count)
 {
     struct timespec pause = {0, 0};
-    unsigned seed = (unsigned)(uintptr_t)user ^ (unsigned)count ^
-                    (unsigned)clock();
+    unsigned seed =
+        (unsigned)(uintptr_t)user ^ (unsigned)count ^ (unsigned)clock();
 
     if (count >= BUSY_MAX_RETRIES)
         return 0;
@@ -103,7 +103,8 @@ static int busy_wait(void *user, int count)
 static qf_status db_fail(qf_limiter_store *store, const char *what, char *msg,
                          size_t msg_len)
 {
-    snprintf(msg, msg_len, "limiter state %s: %s failed: %s; check that the "
+    snprintf(msg, msg_len,
+             "limiter state %s: %s failed: %s; check that the "
              "state directory is writable",
              QF_LIMITER_DB_NAME, what,
              store->db ? sqlite3_errmsg(store->db) : "out of memory");
@@ -133,12 +134,14 @@ static qf_status make_dir(const char *dir, char *msg, size_t msg_len)
     size_t len = strlen(dir);
 
     if (len == 0 || len >= sizeof(path)) {
-        snprintf(msg, msg_len, "invalid state directory '%s'; expected a "
-                 "path shorter than %zu bytes", dir, sizeof(path));
+        snprintf(msg, msg_len,
+                 "invalid state directory '%s'; expected a "
+                 "path shorter than %zu bytes",
+                 dir, sizeof(path));
         return QF_ERR_INVALID;
     }
     memcpy(path, dir, len + 1);
-    for (char *p = path + 1; ; p++) {
+    for (char *p = path + 1;; p++) {
         if (*p != '/' && *p != '\0')
             continue;
         char saved = *p;
@@ -245,10 +248,10 @@ static int sqlite_save(qf_limiter_store *store, const qf_limiter_state *state)
 /* The operations a transaction can run on the loaded state. */
 typedef struct store_op {
     const qf_limiter_limits *limits;
-    const qf_limiter_demand *demand;      /* reserve */
+    const qf_limiter_demand *demand;        /* reserve */
     const qf_limiter_decision *reservation; /* settle */
     int64_t now_ms;
-    qf_limiter_decision *decision;        /* reserve result */
+    qf_limiter_decision *decision; /* reserve result */
 } store_op;
 
 static int apply_op(qf_limiter_state *state, const store_op *op)
@@ -294,9 +297,10 @@ out:
 
 /* --- Both stores ------------------------------------------------------ */
 
-qf_status qf_limiter_store_open(qf_limiter_store_kind kind, const char *state_dir,
-                                const char *scope_key, qf_limiter_store **out,
-                                char *msg, size_t msg_len)
+qf_status qf_limiter_store_open(qf_limiter_store_kind kind,
+                                const char *state_dir, const char *scope_key,
+                                qf_limiter_store **out, char *msg,
+                                size_t msg_len)
 {
     qf_limiter_store *store = calloc(1, sizeof(*store));
     qf_status st = QF_OK;

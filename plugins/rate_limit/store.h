@@ -32,9 +32,10 @@ typedef struct qf_limiter_store qf_limiter_store;
  * Memory stores of one scope key share one state within the process. On
  * failure a message naming the path and the fix is written to msg.
  */
-qf_status qf_limiter_store_open(qf_limiter_store_kind kind, const char *state_dir,
-                                const char *scope_key, qf_limiter_store **out,
-                                char *msg, size_t msg_len);
+qf_status qf_limiter_store_open(qf_limiter_store_kind kind,
+                                const char *state_dir, const char *scope_key,
+                                qf_limiter_store **out, char *msg,
+                                size_t msg_len);
 void qf_limiter_store_close(qf_limiter_store *store);
 
 /* Check and reserve in one atomic step (one write transaction for SQLite). */

@@ -20,9 +20,9 @@
 
 #include "redis_conn.h"
 
-#define DEFAULT_PREFIX "qf:limits:"
+#define DEFAULT_PREFIX   "qf:limits:"
 #define WARN_INTERVAL_MS 10000
-#define MAX_SCRIPT_ARGS 16
+#define MAX_SCRIPT_ARGS  16
 
 /* Helpers shared by both scripts. State fields: rl, ru (requests level and
  * update time), tl, tu (tokens), ds, dsp (day start and spend), ms, msp
@@ -88,7 +88,8 @@ static const char reserve_body[] =
     "  local deficit = amount * period - level\n"
     "  if deficit <= 0 then return 0 end\n"
     "  if amount > limit or limit == 0 then return -1 end\n"
-    "  return math.floor((deficit + limit * 1000 - 1) / (limit * 1000)) * 1000\n"
+    "  return math.floor((deficit + limit * 1000 - 1) / (limit * 1000)) * "
+    "1000\n"
     "end\n"
     "local function budget_wait(spent, limit, next_start)\n"
     "  if limit < 0 or spent + cost <= limit + 1e-12 then return 0 end\n"
@@ -135,9 +136,9 @@ struct qf_rl_redis_store {
     qf_redis_pool *pool;
     int fail_open;
     char key[512];
-    char *scripts[SCRIPT_COUNT];          /* prelude + body, malloc'd */
-    pthread_mutex_t sha_lock;             /* guards sha */
-    char sha[SCRIPT_COUNT][41];           /* "" until SCRIPT LOAD */
+    char *scripts[SCRIPT_COUNT]; /* prelude + body, malloc'd */
+    pthread_mutex_t sha_lock;    /* guards sha */
+    char sha[SCRIPT_COUNT][41];  /* "" until SCRIPT LOAD */
     _Atomic int64_t last_warn_ms;
     _Atomic int64_t warns_suppressed;
 };
@@ -165,9 +166,10 @@ static void warn(qf_rl_redis_store *store, const char *fmt, ...)
     va_end(ap);
     suppressed = atomic_exchange(&store->warns_suppressed, 0);
     if (suppressed > 0)
-        store->host->log(store->ctx, QF_LOG_WARN, "%s (and %lld similar "
-                         "warnings in the last 10 s)", text,
-                         (long long)suppressed);
+        store->host->log(store->ctx, QF_LOG_WARN,
+                         "%s (and %lld similar "
+                         "warnings in the last 10 s)",
+                         text, (long long)suppressed);
     else
         store->host->log(store->ctx, QF_LOG_WARN, "%s", text);
 }
@@ -190,10 +192,11 @@ static qf_status read_int(const qf_rl_redis_store *store, const char *name,
     if (st == QF_ERR_NOT_FOUND)
         return QF_OK;
     if (st == QF_OK && *out < min)
-        return store->host->error_set(err, QF_ERR_CONFIG, "rate_limit %s: "
+        return store->host->error_set(err, QF_ERR_CONFIG,
+                                      "rate_limit %s: "
                                       "invalid value %lld; expected an "
-                                      "integer >= %lld", name,
-                                      (long long)*out, (long long)min);
+                                      "integer >= %lld",
+                                      name, (long long)*out, (long long)min);
     return st;
 }
 
@@ -205,7 +208,8 @@ static qf_status read_on_error(qf_rl_redis_store *store, qf_error *err)
     if (st != QF_OK)
         return st;
     if (strcmp(value, "fail_closed") != 0 && strcmp(value, "fail_open") != 0)
-        return store->host->error_set(err, QF_ERR_CONFIG, "rate_limit "
+        return store->host->error_set(err, QF_ERR_CONFIG,
+                                      "rate_limit "
                                       "on_store_error: invalid value '%s'; "
                                       "expected fail_closed or fail_open",
                                       value);
@@ -243,12 +247,14 @@ static qf_status read_settings(qf_rl_redis_store *store, const char *scope_key,
     if (st == QF_OK)
         st = read_on_error(store, err);
     rs->pool_size = pool_size > 64 ? 64 : (int)pool_size;
-    if (st == QF_OK && (size_t)snprintf(store->key, sizeof(store->key), "%s%s",
-                                        prefix, scope_key) >=
-                           sizeof(store->key))
-        st = store->host->error_set(err, QF_ERR_CONFIG, "rate_limit "
+    if (st == QF_OK &&
+        (size_t)snprintf(store->key, sizeof(store->key), "%s%s", prefix,
+                         scope_key) >= sizeof(store->key))
+        st = store->host->error_set(err, QF_ERR_CONFIG,
+                                    "rate_limit "
                                     "key_prefix: '%s' is too long; expected "
-                                    "at most 300 bytes", prefix);
+                                    "at most 300 bytes",
+                                    prefix);
     return st;
 }
 
@@ -331,8 +337,8 @@ static qf_status script_sha(qf_rl_redis_store *store, int which, char sha[41],
     if (sha[0] != '\0')
         return QF_OK;
 
-    st = qf_redis_pool_command(store->pool, 3, argv, NULL, &reply, msg,
-                               msg_len);
+    st =
+        qf_redis_pool_command(store->pool, 3, argv, NULL, &reply, msg, msg_len);
     if (st != QF_OK)
         return st;
     if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
@@ -407,20 +413,26 @@ static qf_status store_unavailable(qf_rl_redis_store *store, const char *msg,
                                    qf_limiter_decision *out, qf_error *err)
 {
     if (store->fail_open) {
-        warn(store, "limiter store unavailable: %s; request allowed without "
-             "counting it (on_store_error: fail_open)", msg);
+        warn(store,
+             "limiter store unavailable: %s; request allowed without "
+             "counting it (on_store_error: fail_open)",
+             msg);
         *out = (qf_limiter_decision){0};
         out->allowed = 1;
         return QF_OK;
     }
-    warn(store, "limiter store unavailable: %s; request refused "
-         "(on_store_error: fail_closed)", msg);
-    return store->host->error_set(err, QF_ERR_REFUSED, "rate limit store "
+    warn(store,
+         "limiter store unavailable: %s; request refused "
+         "(on_store_error: fail_closed)",
+         msg);
+    return store->host->error_set(err, QF_ERR_REFUSED,
+                                  "rate limit store "
                                   "unavailable: %s; the request was refused "
                                   "because on_store_error is fail_closed. "
                                   "Start Redis, or set on_store_error: "
                                   "fail_open to allow requests while it is "
-                                  "down", msg);
+                                  "down",
+                                  msg);
 }
 
 static int reply_is_decision(const redisReply *r)
@@ -459,8 +471,10 @@ qf_status qf_rl_redis_reserve(qf_rl_redis_store *store,
 
     st = run_script(store, SCRIPT_RESERVE, args, 11, &reply, msg, sizeof(msg));
     if (st == QF_OK && !reply_is_decision(reply)) {
-        snprintf(msg, sizeof(msg), "unexpected reply of the limiter script "
-                 "from Redis at %s", qf_redis_pool_address(store->pool));
+        snprintf(msg, sizeof(msg),
+                 "unexpected reply of the limiter script "
+                 "from Redis at %s",
+                 qf_redis_pool_address(store->pool));
         st = QF_ERR_PROTOCOL;
     }
     if (st != QF_OK) {
@@ -502,7 +516,8 @@ void qf_rl_redis_settle(qf_rl_redis_store *store,
     snprintf(v[10], 32, "%.17g", actual->cost);
     snprintf(v[11], 32, "%lld", (long long)reservation->day_start_ms);
     snprintf(v[12], 32, "%lld", (long long)reservation->month_start_ms);
-    snprintf(v[13], 32, "%lld", (long long)qf_limiter_day_start(now_ms, offset));
+    snprintf(v[13], 32, "%lld",
+             (long long)qf_limiter_day_start(now_ms, offset));
     snprintf(v[14], 32, "%lld",
              (long long)qf_limiter_month_start(now_ms, offset));
     snprintf(v[15], 32, "%lld",
@@ -512,8 +527,10 @@ void qf_rl_redis_settle(qf_rl_redis_store *store,
 
     if (run_script(store, SCRIPT_SETTLE, args, 16, &reply, msg, sizeof(msg)) !=
         QF_OK)
-        warn(store, "settling a reservation in the limiter store failed: %s; "
-             "the reserved amount comes back as the buckets refill", msg);
+        warn(store,
+             "settling a reservation in the limiter store failed: %s; "
+             "the reserved amount comes back as the buckets refill",
+             msg);
     freeReplyObject(reply);
 }
 
@@ -525,8 +542,8 @@ static int64_t field_int(const redisReply *r)
 qf_status qf_rl_redis_read(qf_rl_redis_store *store, qf_limiter_state *out,
                            char *msg, size_t msg_len)
 {
-    const char *argv[10] = {"HMGET", store->key, "rl", "ru", "tl", "tu",
-                            "ds", "dsp", "ms", "msp"};
+    const char *argv[10] = {"HMGET", store->key, "rl",  "ru", "tl",
+                            "tu",    "ds",       "dsp", "ms", "msp"};
     redisReply *r = NULL;
     qf_status st;
 
@@ -541,10 +558,12 @@ qf_status qf_rl_redis_read(qf_rl_redis_store *store, qf_limiter_state *out,
         out->tokens.updated_ms = field_int(r->element[3]);
         out->day.period_start_ms = field_int(r->element[4]);
         out->day.spent = r->element[5]->type == REDIS_REPLY_STRING
-                             ? strtod(r->element[5]->str, NULL) : 0;
+                             ? strtod(r->element[5]->str, NULL)
+                             : 0;
         out->month.period_start_ms = field_int(r->element[6]);
         out->month.spent = r->element[7]->type == REDIS_REPLY_STRING
-                               ? strtod(r->element[7]->str, NULL) : 0;
+                               ? strtod(r->element[7]->str, NULL)
+                               : 0;
     }
     freeReplyObject(r);
     return QF_OK;

@@ -22,13 +22,13 @@
 #include "fc_entry.h"
 #include "redis_conn.h"
 
-#define DEFAULT_PREFIX "qf:cache:"
+#define DEFAULT_PREFIX          "qf:cache:"
 #define DEFAULT_MAX_TTL_SECONDS 2592000  /* 30 days */
 #define DEFAULT_MAX_ENTRY_BYTES 67108864 /* 64 MiB */
 #define STATS_FLUSH_INTERVAL_MS 1000
-#define WARN_INTERVAL_MS 10000
-#define SCAN_COUNT "1000"
-#define REDIS_KEY_MAX 1100
+#define WARN_INTERVAL_MS        10000
+#define SCAN_COUNT              "1000"
+#define REDIS_KEY_MAX           1100
 
 typedef struct rc_instance {
     const qf_host *host;
@@ -71,8 +71,10 @@ static void warn(rc_instance *rc, const char *fmt, ...)
     va_end(ap);
     suppressed = atomic_exchange(&rc->warns_suppressed, 0);
     if (suppressed > 0)
-        rc->host->log(rc->ctx, QF_LOG_WARN, "%s (and %lld similar warnings "
-                      "in the last 10 s)", text, (long long)suppressed);
+        rc->host->log(rc->ctx, QF_LOG_WARN,
+                      "%s (and %lld similar warnings "
+                      "in the last 10 s)",
+                      text, (long long)suppressed);
     else
         rc->host->log(rc->ctx, QF_LOG_WARN, "%s", text);
 }
@@ -97,8 +99,7 @@ static int is_entry_key(const rc_instance *rc, const char *key, size_t len)
 {
     size_t plen = strlen(rc->prefix);
 
-    return len == plen + QF_FC_KEY_LEN &&
-           memcmp(key, rc->prefix, plen) == 0 &&
+    return len == plen + QF_FC_KEY_LEN && memcmp(key, rc->prefix, plen) == 0 &&
            strspn(key + plen, "0123456789abcdef") == QF_FC_KEY_LEN;
 }
 
@@ -171,10 +172,11 @@ static qf_status read_int(rc_instance *rc, const char *name, int64_t dflt,
         return QF_OK;
     }
     if (st == QF_OK && *out < min)
-        return rc->host->error_set(err, QF_ERR_CONFIG, "redis_cache: %s is "
+        return rc->host->error_set(err, QF_ERR_CONFIG,
+                                   "redis_cache: %s is "
                                    "%lld; expected a whole number of at least "
-                                   "%lld", name, (long long)*out,
-                                   (long long)min);
+                                   "%lld",
+                                   name, (long long)*out, (long long)min);
     return st;
 }
 
@@ -193,10 +195,11 @@ static qf_status set_prefix(rc_instance *rc, const char *prefix, qf_error *err)
     size_t m = 0;
 
     if (len == 0 || len >= sizeof(rc->prefix))
-        return rc->host->error_set(err, QF_ERR_CONFIG, "redis_cache: "
+        return rc->host->error_set(err, QF_ERR_CONFIG,
+                                   "redis_cache: "
                                    "key_prefix has %zu bytes; expected 1 to "
-                                   "%zu, such as \"%s\"", len,
-                                   sizeof(rc->prefix) - 1, DEFAULT_PREFIX);
+                                   "%zu, such as \"%s\"",
+                                   len, sizeof(rc->prefix) - 1, DEFAULT_PREFIX);
     memcpy(rc->prefix, prefix, len + 1);
     for (size_t i = 0; i < len; i++) {
         if (strchr("*?[]\\", prefix[i]) != NULL)
@@ -230,8 +233,8 @@ static qf_status read_settings(rc_instance *rc, qf_redis_settings *rs,
         st = read_int(rc, "command_timeout_ms", 1000, 1,
                       &rs->command_timeout_ms, err);
     if (st == QF_OK)
-        st = read_int(rc, "retry_interval_ms", 1000, 0,
-                      &rs->retry_interval_ms, err);
+        st = read_int(rc, "retry_interval_ms", 1000, 0, &rs->retry_interval_ms,
+                      err);
     if (st == QF_OK)
         st = read_int(rc, "pool_size", 4, 1, &pool_size, err);
     if (st == QF_OK)
@@ -305,7 +308,8 @@ static qf_status rc_create(const qf_host *host, qf_context *ctx,
 
 static qf_status bad_key(rc_instance *rc, qf_error *err)
 {
-    return rc->host->error_set(err, QF_ERR_INVALID, "redis_cache: invalid "
+    return rc->host->error_set(err, QF_ERR_INVALID,
+                               "redis_cache: invalid "
                                "key; expected 64 lowercase hex digits");
 }
 
@@ -322,20 +326,21 @@ static void unlink_key(rc_instance *rc, const char *rkey)
 }
 
 /* Check a stored string; returns QF_OK with *entry pointing into it. */
-static qf_status check_entry(rc_instance *rc, const char *key,
-                             const char *rkey, const redisReply *reply,
-                             qf_fc_entry *entry)
+static qf_status check_entry(rc_instance *rc, const char *key, const char *rkey,
+                             const redisReply *reply, qf_fc_entry *entry)
 {
     const char *reason = NULL;
     int64_t now;
 
     if (reply->type != REDIS_REPLY_STRING) {
-        warn(rc, "Redis key %s is not a cache entry (reply type %d); "
-             "treated as a miss", rkey, reply->type);
+        warn(rc,
+             "Redis key %s is not a cache entry (reply type %d); "
+             "treated as a miss",
+             rkey, reply->type);
         return QF_ERR_NOT_FOUND;
     }
-    if (qf_fc_entry_parse((const uint8_t *)reply->str, (size_t)reply->len,
-                          key, rc->host->sha256, entry, &reason) != QF_OK) {
+    if (qf_fc_entry_parse((const uint8_t *)reply->str, (size_t)reply->len, key,
+                          rc->host->sha256, entry, &reason) != QF_OK) {
         warn(rc, "corrupt cache entry %s (%s); removed", rkey, reason);
         unlink_key(rc, rkey);
         return QF_ERR_NOT_FOUND;
@@ -373,13 +378,14 @@ static qf_status rc_get(void *instance, const char *key, void **value,
         return rc->host->error_set(err, st, "redis_cache: %s", msg);
     }
 
-    st = reply->type == REDIS_REPLY_NIL ? QF_ERR_NOT_FOUND
-                                        : check_entry(rc, key, rkey, reply,
-                                                      &entry);
+    st = reply->type == REDIS_REPLY_NIL
+             ? QF_ERR_NOT_FOUND
+             : check_entry(rc, key, rkey, reply, &entry);
     if (st == QF_OK) {
         *value = rc->host->alloc(entry.value_len ? entry.value_len : 1);
         if (*value == NULL)
-            st = rc->host->error_set(err, QF_ERR_NOMEM, "redis_cache: out of "
+            st = rc->host->error_set(err, QF_ERR_NOMEM,
+                                     "redis_cache: out of "
                                      "memory for a %zu-byte entry",
                                      entry.value_len);
         else {
@@ -402,7 +408,8 @@ static qf_status rc_put(void *instance, const char *key, const void *value,
     const qf_host *h = rc->host;
     int64_t now = h->now_ms(rc->ctx);
     int64_t ttl = ttl_seconds > 0 && ttl_seconds < rc->max_ttl_seconds
-                      ? ttl_seconds : rc->max_ttl_seconds;
+                      ? ttl_seconds
+                      : rc->max_ttl_seconds;
     size_t size = qf_fc_entry_size(len);
     char rkey[REDIS_KEY_MAX];
     char px[24];
@@ -416,10 +423,11 @@ static qf_status rc_put(void *instance, const char *key, const void *value,
     if (!key_is_valid(key, key ? strlen(key) : 0))
         return bad_key(rc, err);
     if ((int64_t)size > rc->max_entry_bytes)
-        return h->error_set(err, QF_ERR_TOO_LARGE, "redis_cache: entry of %zu "
+        return h->error_set(err, QF_ERR_TOO_LARGE,
+                            "redis_cache: entry of %zu "
                             "bytes exceeds max_entry_bytes %lld; raise "
-                            "max_entry_bytes to cache it", size,
-                            (long long)rc->max_entry_bytes);
+                            "max_entry_bytes to cache it",
+                            size, (long long)rc->max_entry_bytes);
     buf = h->alloc(size);
     if (buf == NULL)
         return h->error_set(err, QF_ERR_NOMEM, "redis_cache: out of memory");
@@ -443,9 +451,10 @@ static qf_status rc_put(void *instance, const char *key, const void *value,
     /* With maxmemory reached and policy noeviction, SET fails with an OOM
      * error, and the response is returned uncached. */
     if (reply->type == REDIS_REPLY_ERROR)
-        st = h->error_set(err, QF_ERR_IO, "redis_cache: SET %s failed: %s; "
-                          "see maxmemory and maxmemory-policy", rkey,
-                          reply->str);
+        st = h->error_set(err, QF_ERR_IO,
+                          "redis_cache: SET %s failed: %s; "
+                          "see maxmemory and maxmemory-policy",
+                          rkey, reply->str);
     freeReplyObject(reply);
     return st;
 }
@@ -478,7 +487,8 @@ static qf_status rc_prune(void *instance, int64_t *removed, qf_error *err)
 
     *removed = 0;
     if (rc->host->log_enabled(rc->ctx, QF_LOG_INFO))
-        rc->host->log(rc->ctx, QF_LOG_INFO, "prune removed nothing: Redis "
+        rc->host->log(rc->ctx, QF_LOG_INFO,
+                      "prune removed nothing: Redis "
                       "deletes each cache entry itself when its expiry "
                       "(SET ... PX) passes");
     return QF_OK;
@@ -518,15 +528,15 @@ static qf_status scan_batch(rc_instance *rc, redisReply *reply, scan_fn fn,
 
 /* Walk every key under the prefix with SCAN, MATCH and COUNT. Costs one
  * round trip per batch of about SCAN_COUNT keys of the whole database. */
-static qf_status scan_prefix(rc_instance *rc, scan_fn fn, void *user,
-                             char *msg, size_t msg_len)
+static qf_status scan_prefix(rc_instance *rc, scan_fn fn, void *user, char *msg,
+                             size_t msg_len)
 {
     char cursor[32] = "0";
     qf_status st;
 
     do {
-        const char *argv[6] = {"SCAN", cursor, "MATCH", rc->match, "COUNT",
-                               SCAN_COUNT};
+        const char *argv[6] = {"SCAN",    cursor,  "MATCH",
+                               rc->match, "COUNT", SCAN_COUNT};
         redisReply *reply = NULL;
 
         st = qf_redis_pool_command(rc->pool, 6, argv, NULL, &reply, msg,
@@ -583,7 +593,8 @@ static qf_status rc_clear(void *instance, int64_t *removed, qf_error *err)
     *removed = 0;
     st = scan_prefix(rc, unlink_batch, removed, msg, sizeof(msg));
     if (st != QF_OK)
-        return rc->host->error_set(err, st, "redis_cache: clear of %s* "
+        return rc->host->error_set(err, st,
+                                   "redis_cache: clear of %s* "
                                    "stopped after %lld entries: %s",
                                    rc->prefix, (long long)*removed, msg);
     return QF_OK;
@@ -610,7 +621,8 @@ static qf_status count_batch(rc_instance *rc, const char **keys,
     }
     for (size_t i = 0; st == QF_OK && i < count; i++) {
         /* A key that expired between SCAN and STRLEN reads as 0 bytes. */
-        if (replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer > 0) {
+        if (replies[i]->type == REDIS_REPLY_INTEGER &&
+            replies[i]->integer > 0) {
             out->entries++;
             out->bytes += replies[i]->integer;
         }
@@ -673,8 +685,10 @@ static qf_status rc_stats(void *instance, qf_cache_stats *out, qf_error *err)
     if (st == QF_OK)
         st = scan_prefix(rc, count_batch, &s, msg, sizeof(msg));
     if (st != QF_OK)
-        return rc->host->error_set(err, st, "redis_cache: cannot read "
-                                   "statistics of %s*: %s", rc->prefix, msg);
+        return rc->host->error_set(err, st,
+                                   "redis_cache: cannot read "
+                                   "statistics of %s*: %s",
+                                   rc->prefix, msg);
     *out = s;
     return QF_OK;
 }
@@ -683,10 +697,12 @@ static qf_status rc_stats(void *instance, qf_cache_stats *out, qf_error *err)
 
 static const qf_option_spec options[] = {
     {sizeof(qf_option_spec), "redis_url", QF_OPT_STRING, QF_REDIS_DEFAULT_URL,
-     0, "server as redis://[:password@]host[:port][/db]; prefer "
+     0,
+     "server as redis://[:password@]host[:port][/db]; prefer "
      "redis_password for the password"},
     {sizeof(qf_option_spec), "redis_password", QF_OPT_STRING, NULL,
-     QF_OPT_SECRET, "password sent with AUTH, usually ${REDIS_PASSWORD}; "
+     QF_OPT_SECRET,
+     "password sent with AUTH, usually ${REDIS_PASSWORD}; "
      "replaces a password in redis_url"},
     {sizeof(qf_option_spec), "key_prefix", QF_OPT_STRING, DEFAULT_PREFIX, 0,
      "prefix of every key this backend writes; one per deployment"},
@@ -706,8 +722,15 @@ static const qf_option_spec options[] = {
 };
 
 static const qf_cache_backend_vtable vtable = {
-    sizeof(qf_cache_backend_vtable), rc_create, rc_destroy, rc_get, rc_put,
-    rc_remove, rc_prune, rc_clear, rc_stats,
+    sizeof(qf_cache_backend_vtable),
+    rc_create,
+    rc_destroy,
+    rc_get,
+    rc_put,
+    rc_remove,
+    rc_prune,
+    rc_clear,
+    rc_stats,
 };
 
 static const qf_plugin_descriptor descriptor = {

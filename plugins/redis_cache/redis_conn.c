@@ -2,11 +2,12 @@
  * redis_conn.c - redis:// URL parsing with libcurl's URL API and a pool of
  * hiredis connections. libcurl is loaded on the first URL parsed, not
  * linked: the rate_limit plugin carries this file, and most of its users
- * never name a Redis URL, so their processes start without libcurl. A connection is opened on first use (connect, AUTH,
- * SELECT) and kept while it works. After an I/O error it is dropped, and
- * the command is sent once more on a fresh connection. After a failed connect every
- * command fails at once until retry_interval_ms has passed, so a server
- * that is down costs one connect timeout per interval, not per request.
+ * never name a Redis URL, so their processes start without libcurl. A
+ * connection is opened on first use (connect, AUTH, SELECT) and kept while it
+ * works. After an I/O error it is dropped, and the command is sent once more on
+ * a fresh connection. After a failed connect every command fails at once until
+ * retry_interval_ms has passed, so a server that is down costs one connect
+ * timeout per interval, not per request.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -82,8 +83,8 @@ static void load_curl(void)
     bind_symbol(lib, "curl_url_cleanup", &curl_api.cleanup,
                 sizeof(curl_api.cleanup));
     bind_symbol(lib, "curl_free", &curl_api.free, sizeof(curl_api.free));
-    if (!curl_api.url || !curl_api.set || !curl_api.get ||
-        !curl_api.cleanup || !curl_api.free) {
+    if (!curl_api.url || !curl_api.set || !curl_api.get || !curl_api.cleanup ||
+        !curl_api.free) {
         curl_api.url = NULL;
         snprintf(curl_api.error, sizeof(curl_api.error),
                  "libcurl.so.4 has no URL API; install libcurl 7.62 or newer");
@@ -136,13 +137,13 @@ static const char *read_address(CURLU *u, qf_redis_target *out)
     }
 
     out->port = QF_REDIS_DEFAULT_PORT;
-    if (reason == NULL && port != NULL && parse_range(port, 1, 65535,
-                                                      &out->port) != 0)
+    if (reason == NULL && port != NULL &&
+        parse_range(port, 1, 65535, &out->port) != 0)
         reason = "its port is not a number from 1 to 65535";
     out->db = 0;
     if (reason == NULL && path != NULL && strcmp(path, "") != 0 &&
-        strcmp(path, "/") != 0 && parse_range(path + 1, 0, 65535,
-                                               &out->db) != 0)
+        strcmp(path, "/") != 0 &&
+        parse_range(path + 1, 0, 65535, &out->db) != 0)
         reason = "its path is not a database number such as /0";
     free(port);
     free(path);
@@ -205,9 +206,10 @@ qf_status qf_redis_url_parse(const char *url, qf_redis_target *out, char *msg,
         return QF_OK;
     qf_redis_target_clear(out);
     /* The URL itself may carry a password, so the message never shows it. */
-    snprintf(msg, msg_len, "invalid redis_url: %s; expected "
-             "redis://[:password@]host[:port][/db] such as %s", reason,
-             QF_REDIS_DEFAULT_URL);
+    snprintf(msg, msg_len,
+             "invalid redis_url: %s; expected "
+             "redis://[:password@]host[:port][/db] such as %s",
+             reason, QF_REDIS_DEFAULT_URL);
     return QF_ERR_CONFIG;
 }
 
@@ -252,8 +254,8 @@ qf_status qf_redis_pool_create(const qf_host *host, qf_context *ctx,
     int size = settings->pool_size > 0 ? settings->pool_size : 1;
     qf_status st;
 
-    if (pool == NULL || (pool->slots = calloc((size_t)size,
-                                              sizeof(redis_slot))) == NULL) {
+    if (pool == NULL ||
+        (pool->slots = calloc((size_t)size, sizeof(redis_slot))) == NULL) {
         free(pool);
         snprintf(msg, msg_len, "out of memory");
         return QF_ERR_NOMEM;
@@ -268,8 +270,9 @@ qf_status qf_redis_pool_create(const qf_host *host, qf_context *ctx,
     pool->command_tv = to_timeval(settings->command_timeout_ms);
     pool->retry_interval_ns = settings->retry_interval_ms * 1000000;
 
-    st = qf_redis_url_parse(settings->url ? settings->url : QF_REDIS_DEFAULT_URL,
-                            &pool->target, msg, msg_len);
+    st =
+        qf_redis_url_parse(settings->url ? settings->url : QF_REDIS_DEFAULT_URL,
+                           &pool->target, msg, msg_len);
     if (st == QF_OK)
         st = apply_password(pool, settings->password, msg, msg_len);
     if (st != QF_OK) {
@@ -334,8 +337,10 @@ static const char *handshake(qf_redis_pool *pool, redisContext *c, char *buf,
         else
             r = redisCommand(c, "AUTH %s", t->password);
         if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            snprintf(buf, buf_len, "authentication failed: %s; check "
-                     "redis_password", r ? r->str : c->errstr);
+            snprintf(buf, buf_len,
+                     "authentication failed: %s; check "
+                     "redis_password",
+                     r ? r->str : c->errstr);
             freeReplyObject(r);
             return buf;
         }
@@ -369,9 +374,8 @@ static void remember_failure(qf_redis_pool *pool, const char *reason)
 static qf_status slot_connect(qf_redis_pool *pool, redis_slot *slot, char *msg,
                               size_t msg_len)
 {
-    redisContext *c = redisConnectWithTimeout(pool->target.host,
-                                              pool->target.port,
-                                              pool->connect_tv);
+    redisContext *c = redisConnectWithTimeout(
+        pool->target.host, pool->target.port, pool->connect_tv);
     char reason[256];
     const char *failed = NULL;
     qf_status st = QF_ERR_CONNECT;
@@ -412,9 +416,11 @@ static qf_status slot_ensure(qf_redis_pool *pool, redis_slot *slot,
     now = pool->host->monotonic_ns(pool->ctx);
     if (!ignore_backoff && until != 0 && now < until) {
         pthread_mutex_lock(&pool->error_lock);
-        snprintf(msg, msg_len, "Redis at %s is unreachable (%s); the next "
-                 "connect attempt is in %lld ms", pool->address,
-                 pool->last_error, (long long)((until - now) / 1000000 + 1));
+        snprintf(msg, msg_len,
+                 "Redis at %s is unreachable (%s); the next "
+                 "connect attempt is in %lld ms",
+                 pool->address, pool->last_error,
+                 (long long)((until - now) / 1000000 + 1));
         pthread_mutex_unlock(&pool->error_lock);
         return QF_ERR_CONNECT;
     }
@@ -428,8 +434,8 @@ static redis_slot *slot_acquire(qf_redis_pool *pool)
     unsigned start = atomic_fetch_add(&pool->next_slot, 1);
 
     for (int i = 0; i < pool->size; i++) {
-        redis_slot *slot = &pool->slots[(start + (unsigned)i) %
-                                        (unsigned)pool->size];
+        redis_slot *slot =
+            &pool->slots[(start + (unsigned)i) % (unsigned)pool->size];
 
         if (pthread_mutex_trylock(&slot->lock) == 0)
             return slot;
@@ -491,11 +497,12 @@ qf_status qf_redis_pool_run(qf_redis_pool *pool, const qf_redis_cmd *cmds,
         st = slot_ensure(pool, slot, 1, msg, msg_len);
         if (st == QF_OK) {
             if (pool->host->log_enabled(pool->ctx, QF_LOG_INFO))
-                pool->host->log(pool->ctx, QF_LOG_INFO, "reconnected to Redis "
+                pool->host->log(pool->ctx, QF_LOG_INFO,
+                                "reconnected to Redis "
                                 "at %s after a failed command; sending it "
-                                "again", pool->address);
-            st = send_pipeline(pool, slot, cmds, count, replies, msg,
-                               msg_len);
+                                "again",
+                                pool->address);
+            st = send_pipeline(pool, slot, cmds, count, replies, msg, msg_len);
         }
     }
     pthread_mutex_unlock(&slot->lock);

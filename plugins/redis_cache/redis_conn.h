@@ -18,7 +18,7 @@
 
 #include "qf/host.h"
 
-#define QF_REDIS_DEFAULT_URL "redis://127.0.0.1:6379/0"
+#define QF_REDIS_DEFAULT_URL  "redis://127.0.0.1:6379/0"
 #define QF_REDIS_DEFAULT_PORT 6379
 
 /* The parts of a redis:// URL. Strings are malloc'd; user and password

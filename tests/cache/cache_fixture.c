@@ -20,9 +20,8 @@ qf_runtime *cache_test_runtime(const char *dir, const char *yaml,
     qf_runtime_options opts = {0};
     qf_runtime *rt;
 
-    ck_assert_int_ge(asprintf(&text, "state_dir: %s/state\n%s", dir,
-                              yaml ? yaml : ""),
-                     0);
+    ck_assert_int_ge(
+        asprintf(&text, "state_dir: %s/state\n%s", dir, yaml ? yaml : ""), 0);
     opts.clock = system_clock ? NULL : &cache_test_clock.vtable;
     opts.no_registry_scan = !scan;
     rt = qf_test_runtime_open(dir, "plugins.yml", text, opts);

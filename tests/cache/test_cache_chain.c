@@ -47,7 +47,8 @@ static const char config_format[] =
     "  plotwright: {provider: openai}\n"
     "  scene_smith: {provider: openai, headers: {X-QF-Sim-Fault: \"500\"}}\n"
     "  lore_weaver: {provider: openai, headers: {X-QF-Sim-Fault: cut}}\n"
-    "  codex_curator: {provider: openai, headers: {X-QF-Sim-Fault: malformed}}\n"
+    "  codex_curator: {provider: openai, headers: {X-QF-Sim-Fault: "
+    "malformed}}\n"
     "  researcher:\n"
     "    provider: openai\n"
     "    chain: [{plugin: cache, enabled: true, ttl_seconds: 60}]\n"
@@ -138,8 +139,8 @@ typedef struct run_options {
 } run_options;
 
 /* Run `prompt` through `role`; returns the status, *out the response. */
-static qf_status run(const char *role, const char *prompt,
-                     const run_options *o, qf_response **out)
+static qf_status run(const char *role, const char *prompt, const run_options *o,
+                     qf_response **out)
 {
     qf_request *req = NULL;
     qf_stream_sink sink = {collect, o ? o->sink : NULL};

@@ -30,9 +30,8 @@ static uint8_t *make_entry(const char *value, size_t *size)
     uint8_t *buf = malloc(qf_fc_entry_size(len));
 
     ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(qf_fc_entry_write(buf, key_a, 1000, 61000, value, len,
-                                       sha256),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_fc_entry_write(buf, key_a, 1000, 61000, value, len, sha256), QF_OK);
     *size = qf_fc_entry_size(len);
     return buf;
 }
@@ -64,9 +63,8 @@ START_TEST(entry_empty_value)
 
     ck_assert_int_eq(qf_fc_entry_write(buf, key_b, 5, 0, NULL, 0, sha256),
                      QF_OK);
-    ck_assert_int_eq(qf_fc_entry_parse(buf, sizeof(buf), NULL, sha256, &e,
-                                       NULL),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_fc_entry_parse(buf, sizeof(buf), NULL, sha256, &e, NULL), QF_OK);
     ck_assert_uint_eq(e.value_len, 0);
     ck_assert_int_eq(e.expires_ms, 0);
     ck_assert_str_eq(e.key, key_b);
@@ -79,8 +77,9 @@ START_TEST(entry_rejects_bad_key)
 
     ck_assert_int_eq(qf_fc_entry_write(buf, "abc", 0, 0, NULL, 0, sha256),
                      QF_ERR_INVALID);
-    ck_assert_int_eq(qf_fc_entry_write(buf, "0123456789ABCDEF0123456789abcdef"
-                                            "0123456789abcdef0123456789abcdef",
+    ck_assert_int_eq(qf_fc_entry_write(buf,
+                                       "0123456789ABCDEF0123456789abcdef"
+                                       "0123456789abcdef0123456789abcdef",
                                        0, 0, NULL, 0, sha256),
                      QF_ERR_INVALID);
 }
@@ -242,9 +241,9 @@ START_TEST(record_without_terminator)
     qf_cache_record rec;
     const char *reason = NULL;
 
-    ck_assert_int_eq(qf_cache_record_parse(bytes, sizeof(bytes) - 1, &rec,
-                                           &reason),
-                     QF_ERR_PROTOCOL);
+    ck_assert_int_eq(
+        qf_cache_record_parse(bytes, sizeof(bytes) - 1, &rec, &reason),
+        QF_ERR_PROTOCOL);
     ck_assert_str_eq(reason, "missing JSON terminator");
     ck_assert_int_eq(qf_cache_record_parse(bytes, 0, &rec, &reason),
                      QF_ERR_PROTOCOL);

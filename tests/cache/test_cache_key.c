@@ -68,9 +68,8 @@ static qf_request *request(const char *role, const char *prompt)
     qf_error_init(&err);
     if (qf_request_create(rt, role, NULL, &req, &err) != QF_OK)
         ck_abort_msg("request for %s: %s", role, err.message);
-    ck_assert_int_eq(qf_request_add_message(req, "user", prompt,
-                                            strlen(prompt)),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_request_add_message(req, "user", prompt, strlen(prompt)), QF_OK);
     return req;
 }
 
@@ -171,11 +170,16 @@ END_TEST
 START_TEST(every_parameter_changes_key)
 {
     static const char *const params[][2] = {
-        {"temperature", "0.7"},  {"top_p", "0.9"},
-        {"max_tokens", "64"},    {"max_completion_tokens", "64"},
-        {"stop", "[\"END\"]"},   {"seed", "42"},
-        {"presence_penalty", "0.1"}, {"frequency_penalty", "0.1"},
-        {"n", "2"},              {"user", "\"u1\""},
+        {"temperature", "0.7"},
+        {"top_p", "0.9"},
+        {"max_tokens", "64"},
+        {"max_completion_tokens", "64"},
+        {"stop", "[\"END\"]"},
+        {"seed", "42"},
+        {"presence_penalty", "0.1"},
+        {"frequency_penalty", "0.1"},
+        {"n", "2"},
+        {"user", "\"u1\""},
         {"logit_bias", "{\"50256\":-100}"},
         {"response_format", "{\"type\":\"json_object\"}"},
     };
@@ -231,7 +235,8 @@ START_TEST(model_provider_base_url_change_key)
     qf_request *other_model = request("plotwright", "Outline act one.");
 
     host->request_set_model(other_model, "gpt-4o");
-    ck_assert(!same_key(other_model, request("plotwright", "Outline act one.")));
+    ck_assert(
+        !same_key(other_model, request("plotwright", "Outline act one.")));
     ck_assert(!same_key(request("plotwright", "Outline act one."),
                         request("scene_smith", "Outline act one.")));
     ck_assert(!same_key(request("scene_smith", "Outline act one."),
@@ -245,8 +250,7 @@ static qf_request *doc_example(void)
 {
     qf_request *req = with_param("temperature", "0.5");
 
-    ck_assert_int_eq(host->request_set_param(req, "max_tokens", "64.0"),
-                     QF_OK);
+    ck_assert_int_eq(host->request_set_param(req, "max_tokens", "64.0"), QF_OK);
     return req;
 }
 
@@ -261,12 +265,12 @@ START_TEST(canonical_document_exact)
     qf_error_init(&err);
     ck_assert_int_eq(qf_cache_key_build(host, req, key, &canonical, &err),
                      QF_OK);
-    ck_assert_str_eq(canonical,
-                     "{\"base_url\":\"http://127.0.0.1:9/v1\",\"kind\":\"text\","
-                     "\"messages\":[{\"content\":\"Outline act one.\","
-                     "\"role\":\"user\"}],\"model\":\"gpt-4o-mini\","
-                     "\"options\":{},\"params\":{\"max_tokens\":64,"
-                     "\"temperature\":0.5},\"provider\":\"openai\",\"v\":1}");
+    ck_assert_str_eq(
+        canonical, "{\"base_url\":\"http://127.0.0.1:9/v1\",\"kind\":\"text\","
+                   "\"messages\":[{\"content\":\"Outline act one.\","
+                   "\"role\":\"user\"}],\"model\":\"gpt-4o-mini\","
+                   "\"options\":{},\"params\":{\"max_tokens\":64,"
+                   "\"temperature\":0.5},\"provider\":\"openai\",\"v\":1}");
     ck_assert_str_eq(key, "2e577c669f838b51176844a117c3f1a71fc5460c4c335fcccb"
                           "019a04eb5fca89");
     host->free(canonical);

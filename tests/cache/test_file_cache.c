@@ -318,9 +318,9 @@ START_TEST(entry_larger_than_max_is_rejected)
 
     cache_test_key(50, key);
     qf_error_init(&err);
-    ck_assert_int_eq(b.vt->put(b.inst, key, "0123456789012345678901234", 25,
-                               0, &err),
-                     QF_ERR_TOO_LARGE);
+    ck_assert_int_eq(
+        b.vt->put(b.inst, key, "0123456789012345678901234", 25, 0, &err),
+        QF_ERR_TOO_LARGE);
     ck_assert_int_eq(stats(b).entries, 0);
 }
 END_TEST
@@ -440,9 +440,9 @@ END_TEST
 /* --- Many processes and threads on one folder ----------------------- */
 
 #define MP_PROCESSES 4
-#define MP_THREADS 4
-#define MP_KEYS 24
-#define MP_ROUNDS 60
+#define MP_THREADS   4
+#define MP_KEYS      24
+#define MP_ROUNDS    60
 
 /* The value writer `w` stores for key `k`: self-describing, with a length
  * that differs per writer so a mixed file could not pass. */

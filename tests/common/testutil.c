@@ -105,7 +105,8 @@ char *qf_test_source_path(const char *rel)
 }
 
 /* Drain both pipes until EOF or the deadline; returns 0 at EOF. */
-static int drain(int out_fd, int err_fd, char **out, char **err, time_t deadline)
+static int drain(int out_fd, int err_fd, char **out, char **err,
+                 time_t deadline)
 {
     size_t cap[2] = {4096, 4096}, used[2] = {0, 0};
     char *buf[2] = {malloc(4096), malloc(4096)};
@@ -203,7 +204,8 @@ int qf_test_sim_start(qf_test_sim *sim, const char *const extra_args[])
     argv[argc++] = sim_path;
     argv[argc++] = "--port";
     argv[argc++] = "0";
-    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL && argc < 31; i++)
+    for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL && argc < 31;
+         i++)
         argv[argc++] = (char *)extra_args[i];
     argv[argc] = NULL;
 

@@ -100,7 +100,8 @@ void crash_seed(uint64_t fallback)
     const char *text = getenv("QF_CRASH_SEED");
 
     random_state = text ? strtoull(text, NULL, 10) : fallback;
-    fprintf(stderr, "crash test seed %" PRIu64 " (set QF_CRASH_SEED to repeat)\n",
+    fprintf(stderr,
+            "crash test seed %" PRIu64 " (set QF_CRASH_SEED to repeat)\n",
             random_state);
 }
 

@@ -18,9 +18,9 @@
 typedef int (*crash_child_fn)(void *ctx, int ready_fd, int report_fd);
 
 typedef struct crash_outcome {
-    int killed;      /* 1 when SIGKILL ended the child */
-    int exit_code;   /* the child's exit code when it was not killed */
-    int report_fd;   /* read end of the report pipe; the caller closes it */
+    int killed;    /* 1 when SIGKILL ended the child */
+    int exit_code; /* the child's exit code when it was not killed */
+    int report_fd; /* read end of the report pipe; the caller closes it */
 } crash_outcome;
 
 /* Signal the parent that setup is done. */

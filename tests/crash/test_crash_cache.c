@@ -16,8 +16,8 @@
 
 #include "crash_util.h"
 
-#define KEYS 16
-#define MAX_VALUE (256 * 1024)
+#define KEYS       16
+#define MAX_VALUE  (256 * 1024)
 #define HEADER_MAX 64
 
 static char *tmp;
@@ -39,9 +39,9 @@ static void key_of(int i, char key[65])
  * depend on key, generation and offset, so a torn or mixed value shows. */
 static size_t value_of(int i, long generation, unsigned char *out)
 {
-    size_t len = HEADER_MAX +
-                 (size_t)((unsigned long)(i * 7919 + generation * 104729) %
-                          (MAX_VALUE - HEADER_MAX));
+    size_t len =
+        HEADER_MAX + (size_t)((unsigned long)(i * 7919 + generation * 104729) %
+                              (MAX_VALUE - HEADER_MAX));
     int n = snprintf((char *)out, HEADER_MAX, "key=%d gen=%ld len=%zu\n", i,
                      generation, len);
 
@@ -205,8 +205,8 @@ START_TEST(cache_entries_survive_sigkill)
     crash_seed(20261204);
     for (int round = 0; round < rounds; round++) {
         long generation = (long)round * 1000000;
-        crash_outcome out = crash_run(writer, &generation,
-                                      (long)(crash_random() % 40000));
+        crash_outcome out =
+            crash_run(writer, &generation, (long)(crash_random() % 40000));
 
         close(out.report_fd);
         ck_assert_msg(out.killed || out.exit_code == 0,

@@ -19,7 +19,7 @@
 #include "crash_util.h"
 
 #define TRACE_UNITS 3000
-#define ARTIFACTS 1000
+#define ARTIFACTS   1000
 
 static char *tmp;
 static char *template_db;
@@ -125,8 +125,10 @@ static int has_column(sqlite3 *db, const char *table, const char *column)
     sqlite3_stmt *stmt = NULL;
     int found = 0;
 
-    snprintf(sql, sizeof(sql), "SELECT 1 FROM pragma_table_info('%s') "
-                               "WHERE name = '%s'", table, column);
+    snprintf(sql, sizeof(sql),
+             "SELECT 1 FROM pragma_table_info('%s') "
+             "WHERE name = '%s'",
+             table, column);
     ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
     found = sqlite3_step(stmt) == SQLITE_ROW;
     sqlite3_finalize(stmt);
@@ -219,8 +221,8 @@ START_TEST(migration_survives_sigkill)
     crash_seed(1100);
     for (int i = 0; i < rounds; i++) {
         char *dir = fresh_store();
-        crash_outcome out = crash_run(migrator, dir,
-                                      (long)(crash_random() % (uint64_t)span));
+        crash_outcome out =
+            crash_run(migrator, dir, (long)(crash_random() % (uint64_t)span));
 
         close(out.report_fd);
         ck_assert_msg(out.killed || out.exit_code == 0,
@@ -231,8 +233,9 @@ START_TEST(migration_survives_sigkill)
         qf_test_rmtree(dir);
         free(dir);
     }
-    fprintf(stderr, "migrate: one run ~%ld us; %d rounds, %d killed, %d "
-                    "found at 1.1.0, %d at 1.0.0\n",
+    fprintf(stderr,
+            "migrate: one run ~%ld us; %d rounds, %d killed, %d "
+            "found at 1.1.0, %d at 1.0.0\n",
             span, rounds, killed, upgraded, rounds - upgraded);
 }
 END_TEST

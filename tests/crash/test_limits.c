@@ -82,8 +82,8 @@ static qf_status run_prompt(const char *prompt, int stream, char **text_out)
 
     ck_assert_int_eq(qf_request_create(rt, "plotwright", NULL, &req, &err),
                      QF_OK);
-    ck_assert_int_eq(qf_request_add_message(req, "user", prompt, strlen(prompt)),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_request_add_message(req, "user", prompt, strlen(prompt)), QF_OK);
     qf_request_set_stream(req, stream, 1);
     status = qf_runtime_run(rt, req, NULL, &resp, &err);
     if (text_out != NULL && status == QF_OK) {

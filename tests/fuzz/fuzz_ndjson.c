@@ -77,8 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     pieces_status = read_input(data, len, step, &pieces, pieces_message,
                                sizeof(pieces_message));
     if (whole_status != pieces_status || whole.frames != pieces.frames ||
-        whole.hash != pieces.hash ||
-        strcmp(whole_message, pieces_message) != 0)
+        whole.hash != pieces.hash || strcmp(whole_message, pieces_message) != 0)
         abort();
     return 0;
 }

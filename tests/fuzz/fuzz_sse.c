@@ -51,8 +51,8 @@ static qf_status parse(const uint8_t *data, size_t len, size_t step, digest *d)
         return QF_ERR_NOMEM;
     for (size_t at = 0; at < len && status == QF_OK; at += n) {
         n = len - at < step ? len - at : step;
-        status = qf_sse_parser_feed(parser, (const char *)data + at, n,
-                                    on_event, d);
+        status =
+            qf_sse_parser_feed(parser, (const char *)data + at, n, on_event, d);
     }
     if (status == QF_OK)
         status = qf_sse_parser_finish(parser, on_event, d);

@@ -41,15 +41,23 @@ static void recorder_clear(recorder *rec)
 }
 
 static const char sample[] =
-    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"Echo: \"},\"done\":false}\n"
-    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"h\\u00e9llo \xc3\xa9t\xc3\xa9\"},\"done\":false}\n"
+    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":"
+    "\"Echo: \"},\"done\":false}\n"
+    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":"
+    "\"h\\u00e9llo \xc3\xa9t\xc3\xa9\"},\"done\":false}\n"
     "\n"
-    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":3,\"eval_count\":2}\r\n";
+    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":"
+    "\"\"},\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":3,"
+    "\"eval_count\":2}\r\n";
 
 static const char *const sample_frames[] = {
-    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"Echo: \"},\"done\":false}",
-    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"h\xc3\xa9llo \xc3\xa9t\xc3\xa9\"},\"done\":false}",
-    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":3,\"eval_count\":2}",
+    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":"
+    "\"Echo: \"},\"done\":false}",
+    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":"
+    "\"h\xc3\xa9llo \xc3\xa9t\xc3\xa9\"},\"done\":false}",
+    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":"
+    "\"\"},\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":3,"
+    "\"eval_count\":2}",
 };
 
 static void check_sample_frames(const recorder *rec)
@@ -183,13 +191,16 @@ START_TEST(ndjson_error_line_stops)
 {
     recorder rec = {0};
     qf_ndjson reader;
-    const char text[] = "{\"a\":1}\n{\"error\":\"model ran out of memory\"}\n{\"b\":2}\n";
+    const char text[] =
+        "{\"a\":1}\n{\"error\":\"model ran out of memory\"}\n{\"b\":2}\n";
 
     qf_ndjson_init(&reader, 4096, record, &rec);
-    ck_assert_int_eq(qf_ndjson_feed(&reader, text, strlen(text)), QF_ERR_UPSTREAM);
+    ck_assert_int_eq(qf_ndjson_feed(&reader, text, strlen(text)),
+                     QF_ERR_UPSTREAM);
     ck_assert_str_eq(qf_ndjson_message(&reader), "model ran out of memory");
     ck_assert_uint_eq(rec.count, 1);
-    ck_assert_int_eq(qf_ndjson_feed(&reader, "{\"c\":3}\n", 8), QF_ERR_UPSTREAM);
+    ck_assert_int_eq(qf_ndjson_feed(&reader, "{\"c\":3}\n", 8),
+                     QF_ERR_UPSTREAM);
     ck_assert_int_eq(qf_ndjson_finish(&reader), QF_ERR_UPSTREAM);
     ck_assert_uint_eq(rec.count, 1);
     qf_ndjson_deinit(&reader);
@@ -244,7 +255,8 @@ START_TEST(ndjson_long_line_whole)
     const char text[] = "{\"a\":1}\n{\"long\":\"0123456789\"}\n";
 
     qf_ndjson_init(&reader, 16, record, &rec);
-    ck_assert_int_eq(qf_ndjson_feed(&reader, text, strlen(text)), QF_ERR_TOO_LARGE);
+    ck_assert_int_eq(qf_ndjson_feed(&reader, text, strlen(text)),
+                     QF_ERR_TOO_LARGE);
     ck_assert_str_eq(qf_ndjson_message(&reader),
                      "line 2 of the stream is longer than 16 bytes");
     ck_assert_uint_eq(rec.count, 1);
@@ -281,7 +293,8 @@ START_TEST(ndjson_line_at_limit_accepted)
 
     qf_ndjson_init(&reader, 16, record, &rec);
     ck_assert_int_eq(qf_ndjson_feed(&reader, text, 5), QF_OK);
-    ck_assert_int_eq(qf_ndjson_feed(&reader, text + 5, strlen(text) - 5), QF_OK);
+    ck_assert_int_eq(qf_ndjson_feed(&reader, text + 5, strlen(text) - 5),
+                     QF_OK);
     ck_assert_uint_eq(rec.count, 1);
     ck_assert_str_eq(rec.frames[0], "{\"k\":\"abcdefgh\"}");
     qf_ndjson_deinit(&reader);
@@ -297,7 +310,8 @@ START_TEST(ndjson_callback_failure_sticks)
 
     rec.fail_at = 2;
     qf_ndjson_init(&reader, 4096, record, &rec);
-    ck_assert_int_eq(qf_ndjson_feed(&reader, text, strlen(text)), QF_ERR_CANCELLED);
+    ck_assert_int_eq(qf_ndjson_feed(&reader, text, strlen(text)),
+                     QF_ERR_CANCELLED);
     ck_assert_uint_eq(rec.count, 1);
     ck_assert_str_eq(qf_ndjson_message(&reader), "");
     ck_assert_int_eq(qf_ndjson_finish(&reader), QF_ERR_CANCELLED);

@@ -89,11 +89,13 @@ static void open_runtime(const char *base_url, const char *provider_extra)
                               "    ollama:\n"
                               "      base_url: \"%s\"\n"
                               "%s",
-                              plugins, base_url, provider_extra), -1);
+                              plugins, base_url, provider_extra),
+                     -1);
     if (strstr(provider_extra, "model:") == NULL) {
         char *more;
 
-        ck_assert_int_ne(asprintf(&more, "%s      model: llama3.2\n", text), -1);
+        ck_assert_int_ne(asprintf(&more, "%s      model: llama3.2\n", text),
+                         -1);
         free(text);
         text = more;
     }
@@ -114,8 +116,10 @@ static qf_status run_messages(const char *const *messages, int stream)
     ck_assert_int_eq(qf_request_create(w.rt, "plotwright", NULL, &req, &w.err),
                      QF_OK);
     for (i = 0; messages[i] != NULL; i += 2)
-        ck_assert_int_eq(qf_request_add_message(req, messages[i], messages[i + 1],
-                                                strlen(messages[i + 1])), QF_OK);
+        ck_assert_int_eq(qf_request_add_message(req, messages[i],
+                                                messages[i + 1],
+                                                strlen(messages[i + 1])),
+                         QF_OK);
     qf_request_set_stream(req, stream, 1);
     status = qf_runtime_run(w.rt, req, stream ? &sink : NULL, &w.resp, &w.err);
     qf_request_free(req);
@@ -145,8 +149,8 @@ static const cJSON *last_body(cJSON **root)
 {
     *root = sim_requests();
     ck_assert_int_gt(cJSON_GetArraySize(*root), 0);
-    return cJSON_GetObjectItem(cJSON_GetArrayItem(*root, cJSON_GetArraySize(*root) - 1),
-                               "body");
+    return cJSON_GetObjectItem(
+        cJSON_GetArrayItem(*root, cJSON_GetArraySize(*root) - 1), "body");
 }
 
 static void check_text(const char *expected)
@@ -207,12 +211,18 @@ START_TEST(chat_non_stream)
 
     ck_assert_int_eq(sim_request_count(), 1);
     body = last_body(&root);
-    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(root, 0), "path")->valuestring,
-                     "/api/chat");
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(root, 0), "path")->valuestring,
+        "/api/chat");
     ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(body, "stream")));
-    ck_assert_str_eq(cJSON_GetObjectItem(body, "model")->valuestring, "llama3.2");
-    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(body, "messages"), 0),
-                                         "content")->valuestring, PROMPT);
+    ck_assert_str_eq(cJSON_GetObjectItem(body, "model")->valuestring,
+                     "llama3.2");
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(
+            cJSON_GetArrayItem(cJSON_GetObjectItem(body, "messages"), 0),
+            "content")
+            ->valuestring,
+        PROMPT);
     ck_assert_ptr_null(cJSON_GetObjectItem(body, "options"));
     cJSON_Delete(root);
 }
@@ -233,7 +243,8 @@ END_TEST
 
 START_TEST(chat_stream)
 {
-    static const char *const expected[] = {"Echo: ", "hello ", "there ", "world"};
+    static const char *const expected[] = {"Echo: ", "hello ", "there ",
+                                           "world"};
     cJSON *root;
     const cJSON *body;
 
@@ -253,7 +264,8 @@ END_TEST
 
 START_TEST(generate_endpoint)
 {
-    static const char *const messages[] = {"system", "be brief", "user", PROMPT, NULL};
+    static const char *const messages[] = {"system", "be brief", "user", PROMPT,
+                                           NULL};
     cJSON *root;
     const cJSON *body;
 
@@ -264,9 +276,11 @@ START_TEST(generate_endpoint)
 
     ck_assert_int_eq(sim_request_count(), 1);
     body = last_body(&root);
-    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(root, 0), "path")->valuestring,
-                     "/api/generate");
-    ck_assert_str_eq(cJSON_GetObjectItem(body, "system")->valuestring, "be brief");
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(root, 0), "path")->valuestring,
+        "/api/generate");
+    ck_assert_str_eq(cJSON_GetObjectItem(body, "system")->valuestring,
+                     "be brief");
     ck_assert_str_eq(cJSON_GetObjectItem(body, "prompt")->valuestring, PROMPT);
     ck_assert_ptr_null(cJSON_GetObjectItem(body, "messages"));
     cJSON_Delete(root);
@@ -275,7 +289,8 @@ END_TEST
 
 START_TEST(generate_stream)
 {
-    static const char *const expected[] = {"Echo: ", "hello ", "there ", "world"};
+    static const char *const expected[] = {"Echo: ", "hello ", "there ",
+                                           "world"};
 
     open_runtime(w.sim.base_url, "      endpoint: generate\n");
     ck_assert_int_eq(run(1), QF_OK);
@@ -312,8 +327,10 @@ START_TEST(params_mapped_into_options)
     body = last_body(&root);
     options = cJSON_GetObjectItem(body, "options");
     ck_assert_int_eq(cJSON_GetObjectItem(options, "num_predict")->valueint, 2);
-    ck_assert_double_eq(cJSON_GetObjectItem(options, "temperature")->valuedouble, 0.5);
-    ck_assert_double_eq(cJSON_GetObjectItem(options, "top_p")->valuedouble, 0.9);
+    ck_assert_double_eq(
+        cJSON_GetObjectItem(options, "temperature")->valuedouble, 0.5);
+    ck_assert_double_eq(cJSON_GetObjectItem(options, "top_p")->valuedouble,
+                        0.9);
     ck_assert_int_eq(cJSON_GetObjectItem(options, "seed")->valueint, 7);
     ck_assert_int_eq(cJSON_GetObjectItem(options, "num_ctx")->valueint, 4096);
     stop = cJSON_GetObjectItem(options, "stop");
@@ -322,7 +339,8 @@ START_TEST(params_mapped_into_options)
     ck_assert_str_eq(cJSON_GetArrayItem(stop, 0)->valuestring, "END");
     ck_assert_ptr_null(cJSON_GetObjectItem(options, "max_tokens"));
     ck_assert_ptr_null(cJSON_GetObjectItem(options, "keep_alive"));
-    ck_assert_str_eq(cJSON_GetObjectItem(body, "keep_alive")->valuestring, "5m");
+    ck_assert_str_eq(cJSON_GetObjectItem(body, "keep_alive")->valuestring,
+                     "5m");
     ck_assert_str_eq(cJSON_GetObjectItem(body, "format")->valuestring, "json");
     cJSON_Delete(root);
 }
@@ -343,9 +361,13 @@ START_TEST(keep_alive_setting_number)
     ck_assert_int_eq(run(0), QF_OK);
     body = last_body(&root);
     ck_assert_int_eq(cJSON_GetObjectItem(body, "keep_alive")->valueint, 300);
-    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(body, "options"), "stop")), 2);
-    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(body, "format"), "type")->valuestring,
-                     "object");
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(
+                         cJSON_GetObjectItem(body, "options"), "stop")),
+                     2);
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(body, "format"), "type")
+            ->valuestring,
+        "object");
     cJSON_Delete(root);
 }
 END_TEST
@@ -364,8 +386,14 @@ START_TEST(native_option_beats_mapped)
     check_usage(5, 1, 0);
 
     body = last_body(&root);
-    ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(body, "options"), "num_predict")->valueint, 1);
-    ck_assert_double_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(body, "options"), "temperature")->valuedouble, 0.8);
+    ck_assert_int_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(body, "options"), "num_predict")
+            ->valueint,
+        1);
+    ck_assert_double_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(body, "options"), "temperature")
+            ->valuedouble,
+        0.8);
     cJSON_Delete(root);
 }
 END_TEST
@@ -378,19 +406,30 @@ START_TEST(request_option_beats_config)
     cJSON *root;
     const cJSON *body;
 
-    open_runtime(w.sim.base_url,
-                 "      keep_alive: 5m\n"
-                 "      options: {num_ctx: 2048, top_k: 20}\n");
-    ck_assert_int_eq(qf_cnode_set(layer, "options.num_ctx", "8192", &w.err), QF_OK);
-    ck_assert_int_eq(qf_cnode_set(layer, "options.keep_alive", "10m", &w.err), QF_OK);
-    ck_assert_int_eq(qf_request_create(w.rt, "plotwright", layer, &req, &w.err), QF_OK);
-    ck_assert_int_eq(qf_request_add_message(req, "user", PROMPT, strlen(PROMPT)), QF_OK);
-    ck_assert_int_eq(qf_runtime_run(w.rt, req, no_sink, &w.resp, &w.err), QF_OK);
+    open_runtime(w.sim.base_url, "      keep_alive: 5m\n"
+                                 "      options: {num_ctx: 2048, top_k: 20}\n");
+    ck_assert_int_eq(qf_cnode_set(layer, "options.num_ctx", "8192", &w.err),
+                     QF_OK);
+    ck_assert_int_eq(qf_cnode_set(layer, "options.keep_alive", "10m", &w.err),
+                     QF_OK);
+    ck_assert_int_eq(qf_request_create(w.rt, "plotwright", layer, &req, &w.err),
+                     QF_OK);
+    ck_assert_int_eq(
+        qf_request_add_message(req, "user", PROMPT, strlen(PROMPT)), QF_OK);
+    ck_assert_int_eq(qf_runtime_run(w.rt, req, no_sink, &w.resp, &w.err),
+                     QF_OK);
 
     body = last_body(&root);
-    ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(body, "options"), "num_ctx")->valueint, 8192);
-    ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(body, "options"), "top_k")->valueint, 20);
-    ck_assert_str_eq(cJSON_GetObjectItem(body, "keep_alive")->valuestring, "10m");
+    ck_assert_int_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(body, "options"), "num_ctx")
+            ->valueint,
+        8192);
+    ck_assert_int_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(body, "options"), "top_k")
+            ->valueint,
+        20);
+    ck_assert_str_eq(cJSON_GetObjectItem(body, "keep_alive")->valuestring,
+                     "10m");
     cJSON_Delete(root);
     qf_request_free(req);
     qf_cnode_free(layer);
@@ -399,15 +438,17 @@ END_TEST
 
 START_TEST(generate_conversation_prompt)
 {
-    static const char *const messages[] = {
-        "system", "be brief", "user", "hi", "assistant", "hello", "user", "again", NULL};
+    static const char *const messages[] = {"system", "be brief",  "user",
+                                           "hi",     "assistant", "hello",
+                                           "user",   "again",     NULL};
     cJSON *root;
     const cJSON *body;
 
     open_runtime(w.sim.base_url, "      endpoint: generate\n");
     ck_assert_int_eq(run_messages(messages, 0), QF_OK);
     body = last_body(&root);
-    ck_assert_str_eq(cJSON_GetObjectItem(body, "system")->valuestring, "be brief");
+    ck_assert_str_eq(cJSON_GetObjectItem(body, "system")->valuestring,
+                     "be brief");
     ck_assert_str_eq(cJSON_GetObjectItem(body, "prompt")->valuestring,
                      "user: hi\n\nassistant: hello\n\nuser: again");
     cJSON_Delete(root);
@@ -419,7 +460,8 @@ START_TEST(unknown_param_refused)
 {
     open_runtime(w.sim.base_url, "      params: {best_of: 2}\n");
     ck_assert_int_eq(run(0), QF_ERR_INVALID);
-    check_message_has("parameter \"best_of\" is not supported by the ollama provider");
+    check_message_has(
+        "parameter \"best_of\" is not supported by the ollama provider");
     ck_assert_int_eq(sim_request_count(), 0);
 }
 END_TEST
@@ -443,8 +485,9 @@ START_TEST(param_wrong_type_refused)
     open_runtime(w.sim.base_url, "      params: {temperature: hot}\n");
     ck_assert_int_eq(qf_request_create(w.rt, "plotwright", NULL, &req, &w.err),
                      QF_ERR_INVALID);
-    ck_assert_str_eq(w.err.message, "generation parameter temperature=\"hot\" "
-                                    "is invalid; expected a number from 0 to 2");
+    ck_assert_str_eq(w.err.message,
+                     "generation parameter temperature=\"hot\" "
+                     "is invalid; expected a number from 0 to 2");
     ck_assert_ptr_null(req);
     ck_assert_int_eq(sim_request_count(), 0);
 }
@@ -477,14 +520,17 @@ START_TEST(stream_tiny_pieces)
     check_usage(5, 4, 0);
     ck_assert_int_eq(sim_request_count(), 1);
     last_body(&root);
-    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(root, 0), "fault")->valuestring, "tiny");
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(root, 0), "fault")->valuestring,
+        "tiny");
     cJSON_Delete(root);
 }
 END_TEST
 
 START_TEST(stream_batched)
 {
-    static const char *const expected[] = {"Echo: ", "hello ", "there ", "world"};
+    static const char *const expected[] = {"Echo: ", "hello ", "there ",
+                                           "world"};
 
     open_runtime(w.sim.base_url, "      headers: {X-QF-Sim-Fault: batched}\n");
     ck_assert_int_eq(run(1), QF_OK);
@@ -509,10 +555,12 @@ START_TEST(stream_error_mid_stream)
 {
     static const char *const expected[] = {"Echo: ", "hello "};
 
-    open_runtime(w.sim.base_url, "      headers: {X-QF-Sim-Fault: error-mid-stream}\n");
+    open_runtime(w.sim.base_url,
+                 "      headers: {X-QF-Sim-Fault: error-mid-stream}\n");
     ck_assert_int_eq(run(1), QF_ERR_UPSTREAM);
-    check_message_has("ollama: upstream reported an error mid-stream: "
-                      "qf-sim error-mid-stream fault: the stream failed after two chunks");
+    check_message_has(
+        "ollama: upstream reported an error mid-stream: "
+        "qf-sim error-mid-stream fault: the stream failed after two chunks");
     check_chunks(expected, 2);
     ck_assert_int_eq(sim_request_count(), 1);
 }
@@ -563,8 +611,9 @@ START_TEST(unknown_model_404)
 {
     open_runtime(w.sim.base_url, "      model: nosuch\n");
     ck_assert_int_eq(run(0), QF_ERR_UPSTREAM);
-    check_message_has("ollama: upstream returned HTTP 404: model \"nosuch\" not found, "
-                      "try pulling it first");
+    check_message_has(
+        "ollama: upstream returned HTTP 404: model \"nosuch\" not found, "
+        "try pulling it first");
     ck_assert_int_eq(w.err.http_status, 404);
     ck_assert_int_eq(sim_request_count(), 1);
     ck_assert_int_eq(w.clock.sleep_count, 0);
@@ -573,8 +622,8 @@ END_TEST
 
 START_TEST(retry_503_then_success)
 {
-    open_runtime(w.sim.base_url,
-                 "      headers: {X-QF-Sim-Fault: \"503\", X-QF-Sim-Fault-Times: \"1\"}\n");
+    open_runtime(w.sim.base_url, "      headers: {X-QF-Sim-Fault: \"503\", "
+                                 "X-QF-Sim-Fault-Times: \"1\"}\n");
     ck_assert_int_eq(run(0), QF_OK);
     check_text("Echo: " PROMPT);
     ck_assert_int_eq(sim_request_count(), 2);
@@ -587,11 +636,10 @@ END_TEST
 
 START_TEST(retry_429_honours_retry_after)
 {
-    open_runtime(w.sim.base_url,
-                 "      headers:\n"
-                 "        X-QF-Sim-Fault: \"429\"\n"
-                 "        X-QF-Sim-Fault-Times: 2\n"
-                 "        X-QF-Sim-Retry-After: 3\n");
+    open_runtime(w.sim.base_url, "      headers:\n"
+                                 "        X-QF-Sim-Fault: \"429\"\n"
+                                 "        X-QF-Sim-Fault-Times: 2\n"
+                                 "        X-QF-Sim-Retry-After: 3\n");
     ck_assert_int_eq(run(1), QF_OK);
     check_text("Echo: " PROMPT);
     ck_assert_int_eq(sim_request_count(), 3);
@@ -603,15 +651,15 @@ END_TEST
 
 START_TEST(retry_after_beyond_cap_stops)
 {
-    open_runtime(w.sim.base_url,
-                 "      retry: {max_wait_seconds: 5}\n"
-                 "      headers:\n"
-                 "        X-QF-Sim-Fault: \"429\"\n"
-                 "        X-QF-Sim-Retry-After: 3\n");
+    open_runtime(w.sim.base_url, "      retry: {max_wait_seconds: 5}\n"
+                                 "      headers:\n"
+                                 "        X-QF-Sim-Fault: \"429\"\n"
+                                 "        X-QF-Sim-Retry-After: 3\n");
     ck_assert_int_eq(run(0), QF_ERR_UPSTREAM);
     ck_assert_int_eq(w.err.http_status, 429);
     ck_assert_int_eq(w.err.retry_after_ms, 3000);
-    ck_assert_int_eq(sim_request_count(), 2); /* waited 3 s, 3 more would pass 5 */
+    ck_assert_int_eq(sim_request_count(),
+                     2); /* waited 3 s, 3 more would pass 5 */
     ck_assert_int_eq(w.clock.sleep_count, 1);
     ck_assert_int_eq(w.clock.sleeps[0], 3000);
 }
@@ -619,7 +667,8 @@ END_TEST
 
 START_TEST(error_500_keeps_message)
 {
-    open_runtime(w.sim.base_url, "      headers: {X-QF-Sim-Fault: error-ollama}\n");
+    open_runtime(w.sim.base_url,
+                 "      headers: {X-QF-Sim-Fault: error-ollama}\n");
     ck_assert_int_eq(run(0), QF_ERR_UPSTREAM);
     check_message_has("ollama: upstream returned HTTP 500: ");
     ck_assert_int_eq(w.err.http_status, 500);
@@ -630,9 +679,8 @@ END_TEST
 
 START_TEST(max_attempts_one_no_retry)
 {
-    open_runtime(w.sim.base_url,
-                 "      retry: {max_attempts: 1}\n"
-                 "      headers: {X-QF-Sim-Fault: \"503\"}\n");
+    open_runtime(w.sim.base_url, "      retry: {max_attempts: 1}\n"
+                                 "      headers: {X-QF-Sim-Fault: \"503\"}\n");
     ck_assert_int_eq(run(0), QF_ERR_UPSTREAM);
     ck_assert_int_eq(w.err.http_status, 503);
     ck_assert_int_eq(sim_request_count(), 1);
@@ -642,11 +690,10 @@ END_TEST
 
 START_TEST(retry_429_ms_header)
 {
-    open_runtime(w.sim.base_url,
-                 "      headers:\n"
-                 "        X-QF-Sim-Fault: 429-ms\n"
-                 "        X-QF-Sim-Fault-Times: 1\n"
-                 "        X-QF-Sim-Retry-After: 1500\n");
+    open_runtime(w.sim.base_url, "      headers:\n"
+                                 "        X-QF-Sim-Fault: 429-ms\n"
+                                 "        X-QF-Sim-Fault-Times: 1\n"
+                                 "        X-QF-Sim-Retry-After: 1500\n");
     ck_assert_int_eq(run(0), QF_OK);
     ck_assert_int_eq(sim_request_count(), 2);
     ck_assert_int_eq(w.clock.sleep_count, 1);
@@ -659,11 +706,10 @@ START_TEST(retry_429_http_date)
     /* The date is computed by qf-sim from the real clock, so the fake
      * clock starts at real time here. HTTP dates have whole seconds. */
     w.clock.now_ms = (int64_t)time(NULL) * 1000;
-    open_runtime(w.sim.base_url,
-                 "      headers:\n"
-                 "        X-QF-Sim-Fault: 429-date\n"
-                 "        X-QF-Sim-Fault-Times: 1\n"
-                 "        X-QF-Sim-Retry-After: 4\n");
+    open_runtime(w.sim.base_url, "      headers:\n"
+                                 "        X-QF-Sim-Fault: 429-date\n"
+                                 "        X-QF-Sim-Fault-Times: 1\n"
+                                 "        X-QF-Sim-Retry-After: 4\n");
     ck_assert_int_eq(run(0), QF_OK);
     ck_assert_int_eq(sim_request_count(), 2);
     ck_assert_int_eq(w.clock.sleep_count, 1);
@@ -674,7 +720,8 @@ END_TEST
 
 START_TEST(malformed_body)
 {
-    open_runtime(w.sim.base_url, "      headers: {X-QF-Sim-Fault: malformed}\n");
+    open_runtime(w.sim.base_url,
+                 "      headers: {X-QF-Sim-Fault: malformed}\n");
     ck_assert_int_eq(run(0), QF_ERR_PROTOCOL);
     check_message_has("is not a JSON object");
     ck_assert_int_eq(sim_request_count(), 1);
@@ -683,7 +730,8 @@ END_TEST
 
 START_TEST(malformed_stream)
 {
-    open_runtime(w.sim.base_url, "      headers: {X-QF-Sim-Fault: malformed}\n");
+    open_runtime(w.sim.base_url,
+                 "      headers: {X-QF-Sim-Fault: malformed}\n");
     ck_assert_int_eq(run(1), QF_ERR_PROTOCOL);
     check_message_has("ollama: invalid stream from upstream: line ");
     ck_assert_int_eq(sim_request_count(), 1);
@@ -702,9 +750,10 @@ END_TEST
 
 START_TEST(total_timeout)
 {
-    open_runtime(w.sim.base_url,
-                 "      timeout: {total_seconds: 1}\n"
-                 "      headers: {X-QF-Sim-Fault: delay, X-QF-Sim-Delay-Ms: 3000}\n");
+    open_runtime(
+        w.sim.base_url,
+        "      timeout: {total_seconds: 1}\n"
+        "      headers: {X-QF-Sim-Fault: delay, X-QF-Sim-Delay-Ms: 3000}\n");
     ck_assert_int_eq(run(0), QF_ERR_TIMEOUT);
     check_message_has("timed out");
     ck_assert_int_eq(w.clock.sleep_count, 0);
@@ -716,12 +765,13 @@ START_TEST(bad_endpoint_setting)
     /* The provider instance is created, and rejected, by the first call. */
     open_runtime(w.sim.base_url, "      endpoint: completions\n");
     ck_assert_int_eq(run(0), QF_ERR_CONFIG);
-    check_message_has("ollama: endpoint is \"completions\"; expected chat or generate");
+    check_message_has(
+        "ollama: endpoint is \"completions\"; expected chat or generate");
     ck_assert_int_eq(sim_request_count(), 0);
 }
 END_TEST
 
-#define THREADS 4
+#define THREADS          4
 #define CALLS_PER_THREAD 5
 
 /* Runs CALLS_PER_THREAD requests; returns the number that failed. */
@@ -793,9 +843,9 @@ START_TEST(failure_log_names_status)
     open_runtime(w.sim.base_url, "      headers: {X-QF-Sim-Fault: cut}\n");
     ck_assert_int_eq(run(1), QF_ERR_STREAM_CUT);
     logged = qf_test_stderr_end(saved, w.dir);
-    ck_assert_msg(strstr(logged, ": failed with status stream_cut: ollama: "
-                                 "upstream stream was cut before its end") !=
-                      NULL,
+    ck_assert_msg(strstr(logged,
+                         ": failed with status stream_cut: ollama: "
+                         "upstream stream was cut before its end") != NULL,
                   "log: %s", logged);
     ck_assert_ptr_null(strstr(logged, "status -12"));
     free(logged);
@@ -808,11 +858,10 @@ START_TEST(header_values_not_logged)
     char *logged;
     qf_status first, second;
 
-    open_runtime(w.sim.base_url,
-                 "      headers:\n"
-                 "        X-Custom: hdr-secret-41f0\n"
-                 "        X-QF-Sim-Fault: \"503\"\n"
-                 "        X-QF-Sim-Fault-Times: \"1\"\n");
+    open_runtime(w.sim.base_url, "      headers:\n"
+                                 "        X-Custom: hdr-secret-41f0\n"
+                                 "        X-QF-Sim-Fault: \"503\"\n"
+                                 "        X-QF-Sim-Fault-Times: \"1\"\n");
     first = run(0);
     qf_response_free(w.resp);
     w.resp = NULL;
@@ -852,8 +901,10 @@ START_TEST(connection_refused)
     char url[64], hint[160];
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
-    snprintf(hint, sizeof(hint),
-             "is Ollama running at %s? start it with `ollama serve` or set base_url", url);
+    snprintf(
+        hint, sizeof(hint),
+        "is Ollama running at %s? start it with `ollama serve` or set base_url",
+        url);
     open_runtime(url, "");
     ck_assert_int_eq(run(0), QF_ERR_CONNECT);
     check_message_has(hint);

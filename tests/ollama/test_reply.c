@@ -149,14 +149,24 @@ static qf_status read_stream(const char *text)
     return status;
 }
 
-#define LOAD "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done_reason\":\"load\",\"done\":true}\n"
-#define UNLOAD "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done_reason\":\"unload\",\"done\":true}\n"
-#define DELTA(t) "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"" t "\"},\"done\":false}\n"
-#define FINAL(reason) "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"" reason "\",\"prompt_eval_count\":9,\"eval_count\":2}\n"
+#define LOAD                                                                   \
+    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":" \
+    "\"\"},\"done_reason\":\"load\",\"done\":true}\n"
+#define UNLOAD                                                                 \
+    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":" \
+    "\"\"},\"done_reason\":\"unload\",\"done\":true}\n"
+#define DELTA(t)                                                               \
+    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":" \
+    "\"" t "\"},\"done\":false}\n"
+#define FINAL(reason)                                                          \
+    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":" \
+    "\"\"},\"done\":true,\"done_reason\":\"" reason                            \
+    "\",\"prompt_eval_count\":9,\"eval_count\":2}\n"
 
 START_TEST(load_frame_skipped)
 {
-    ck_assert_int_eq(read_stream(LOAD DELTA("Hi ") DELTA("there") FINAL("stop")), QF_OK);
+    ck_assert_int_eq(
+        read_stream(LOAD DELTA("Hi ") DELTA("there") FINAL("stop")), QF_OK);
     ck_assert_str_eq(resp.text, "Hi there");
     ck_assert_int_eq(resp.writes, 2);
     ck_assert_str_eq(resp.finish_reason, "stop");
@@ -172,14 +182,16 @@ START_TEST(only_load_and_unload_frames)
 {
     ck_assert_int_eq(read_stream(LOAD UNLOAD), QF_ERR_PROTOCOL);
     ck_assert_str_eq(err.message,
-                     "ollama returned no answer (only a load frame); check that the request has messages");
+                     "ollama returned no answer (only a load frame); check "
+                     "that the request has messages");
     ck_assert_int_eq(resp.writes, 0);
 }
 END_TEST
 
 START_TEST(frames_after_final_ignored)
 {
-    ck_assert_int_eq(read_stream(DELTA("A") FINAL("length") DELTA("B") UNLOAD), QF_OK);
+    ck_assert_int_eq(read_stream(DELTA("A") FINAL("length") DELTA("B") UNLOAD),
+                     QF_OK);
     ck_assert_str_eq(resp.text, "A");
     ck_assert_str_eq(resp.finish_reason, "length");
 }
@@ -194,23 +206,28 @@ END_TEST
 
 START_TEST(missing_done_reason_is_stop)
 {
-    ck_assert_int_eq(read_stream(DELTA("A") "{\"done\":true,\"eval_count\":1,\"prompt_eval_count\":1}"),
-                     QF_OK);
+    ck_assert_int_eq(
+        read_stream(DELTA(
+            "A") "{\"done\":true,\"eval_count\":1,\"prompt_eval_count\":1}"),
+        QF_OK);
     ck_assert_str_eq(resp.finish_reason, "stop");
 }
 END_TEST
 
 START_TEST(no_final_frame_is_cut)
 {
-    ck_assert_int_eq(read_stream(LOAD DELTA("Hi ") DELTA("there")), QF_ERR_STREAM_CUT);
-    ck_assert_str_eq(err.message, "ollama: upstream stream was cut before its end");
+    ck_assert_int_eq(read_stream(LOAD DELTA("Hi ") DELTA("there")),
+                     QF_ERR_STREAM_CUT);
+    ck_assert_str_eq(err.message,
+                     "ollama: upstream stream was cut before its end");
     ck_assert_str_eq(resp.text, "Hi there");
 }
 END_TEST
 
 START_TEST(missing_counts_estimated)
 {
-    ck_assert_int_eq(read_stream(DELTA("12345") "{\"done\":true,\"done_reason\":\"stop\"}\n"),
+    ck_assert_int_eq(read_stream(DELTA(
+                         "12345") "{\"done\":true,\"done_reason\":\"stop\"}\n"),
                      QF_OK);
     ck_assert_int_eq(resp.usage.prompt_tokens, 3);     /* ceil(10 / 4) */
     ck_assert_int_eq(resp.usage.completion_tokens, 2); /* ceil(5 / 4) */
@@ -220,8 +237,9 @@ END_TEST
 
 START_TEST(only_eval_count_missing)
 {
-    ck_assert_int_eq(read_stream(DELTA("1234") "{\"done\":true,\"prompt_eval_count\":8}\n"),
-                     QF_OK);
+    ck_assert_int_eq(
+        read_stream(DELTA("1234") "{\"done\":true,\"prompt_eval_count\":8}\n"),
+        QF_OK);
     ck_assert_int_eq(resp.usage.prompt_tokens, 8);
     ck_assert_int_eq(resp.usage.completion_tokens, 1);
     ck_assert_int_eq(resp.usage.estimated, 1);
@@ -230,9 +248,10 @@ END_TEST
 
 START_TEST(non_stream_body)
 {
-    static const char body[] =
-        "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"Whole answer\"},"
-        "\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":4,\"eval_count\":2}";
+    static const char body[] = "{\"model\":\"llama3.2\",\"message\":{\"role\":"
+                               "\"assistant\",\"content\":\"Whole answer\"},"
+                               "\"done\":true,\"done_reason\":\"stop\","
+                               "\"prompt_eval_count\":4,\"eval_count\":2}";
 
     call.stream = 0;
     call.data = strdup(body);
@@ -252,8 +271,10 @@ START_TEST(non_stream_body_not_json)
     call.data = strdup("<html>proxy</html>");
     call.data_len = 18;
     ck_assert_int_eq(ollama_reply_parse_body(&call), QF_ERR_PROTOCOL);
-    ck_assert_str_eq(err.message,
-                     "ollama: the reply from http://127.0.0.1:1/api/chat is not a JSON object (18 bytes); check that base_url points at Ollama");
+    ck_assert_str_eq(
+        err.message,
+        "ollama: the reply from http://127.0.0.1:1/api/chat is not a JSON "
+        "object (18 bytes); check that base_url points at Ollama");
 }
 END_TEST
 

@@ -22,16 +22,16 @@
 #include "testruntime.h"
 #include "testutil.h"
 
-#define PROMPT     "hello there world" /* 17 bytes: 5 prompt tokens */
-#define REPLY      "Echo: hello there world"
-#define API_KEY    "sk-test-7f3a9c2e5b"
+#define PROMPT  "hello there world" /* 17 bytes: 5 prompt tokens */
+#define REPLY   "Echo: hello there world"
+#define API_KEY "sk-test-7f3a9c2e5b"
 
 /* One test's world: a temp folder, qf-sim logging to sim.log, a runtime. */
 static struct {
     char *dir;
     char *log_path;
     qf_test_sim sim;
-    qf_test_clock clock; /* real time: the sim's HTTP dates use it */
+    qf_test_clock clock;     /* real time: the sim's HTTP dates use it */
     const char *image_extra; /* YAML lines for the image provider block */
     qf_runtime *rt;
     qf_response *resp;

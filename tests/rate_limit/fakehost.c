@@ -12,17 +12,26 @@
 
 #include "error.h"
 
-static void *fake_alloc(size_t size) { return malloc(size); }
-static void *fake_realloc(void *p, size_t size) { return realloc(p, size); }
-static void fake_free(void *p) { free(p); }
+static void *fake_alloc(size_t size)
+{
+    return malloc(size);
+}
+static void *fake_realloc(void *p, size_t size)
+{
+    return realloc(p, size);
+}
+static void fake_free(void *p)
+{
+    free(p);
+}
 
 static int fake_log_enabled(const qf_context *ctx, qf_log_level level)
 {
     return 0;
 }
 
-static void fake_log(const qf_context *ctx, qf_log_level level,
-                     const char *fmt, ...)
+static void fake_log(const qf_context *ctx, qf_log_level level, const char *fmt,
+                     ...)
 {
 }
 
@@ -83,7 +92,8 @@ static qf_status fake_config_int(const qf_context *ctx, const char *path,
     if (item == NULL)
         return QF_ERR_NOT_FOUND;
     if (!cJSON_IsNumber(item))
-        return qf_error_set(err, QF_ERR_CONFIG, "%s: expected an integer", path);
+        return qf_error_set(err, QF_ERR_CONFIG, "%s: expected an integer",
+                            path);
     *out = (int64_t)item->valuedouble;
     return QF_OK;
 }
@@ -121,7 +131,10 @@ static const fake_request *freq(const qf_request *req)
     return (const fake_request *)req;
 }
 
-static const char *fake_request_id(const qf_request *req) { return "req-1"; }
+static const char *fake_request_id(const qf_request *req)
+{
+    return "req-1";
+}
 
 static qf_request_kind fake_request_kind(const qf_request *req)
 {

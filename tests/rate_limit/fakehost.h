@@ -18,10 +18,10 @@
 typedef struct fake_context {
     const char *name;
     const char *state_dir;
-    cJSON *settings;      /* owned by the test */
+    cJSON *settings; /* owned by the test */
     int64_t now_ms;
-    int64_t slept_ms;     /* total of sleep_ms calls */
-    qf_pricing *pricing;  /* owned by the test */
+    int64_t slept_ms;    /* total of sleep_ms calls */
+    qf_pricing *pricing; /* owned by the test */
 } fake_context;
 
 typedef struct fake_request {

@@ -25,8 +25,8 @@ static void record(int64_t time_ms, const char *role, const char *provider,
                    int64_t output, double cost, int cache_hit,
                    const char *status)
 {
-    qf_ledger_row row = {time_ms, role, provider, model, input, cached,
-                         output, 0, cost, cache_hit, 0, 0, status};
+    qf_ledger_row row = {time_ms, role, provider,  model, input, cached, output,
+                         0,       cost, cache_hit, 0,     0,     status};
     qf_error err;
 
     qf_error_init(&err);
@@ -42,12 +42,12 @@ static void setup(void)
     qf_error_init(&err);
     ck_assert_msg(qf_ledger_open(dir, &ledger, &err) == QF_OK, "%s",
                   err.message);
-    record(NOV30_MS, "plotwright", "openai", "gpt-4o-mini", 100, 0, 50, 0.25,
-           0, "ok");
-    record(DEC01_MS, "scene_smith", "openai", "gpt-4o", 1000, 400, 100, 1.5,
-           0, "ok");
-    record(DEC01_MS + 1000, "scene_smith", "openai", "gpt-4o", 1000, 0, 0, 0,
-           1, "ok");
+    record(NOV30_MS, "plotwright", "openai", "gpt-4o-mini", 100, 0, 50, 0.25, 0,
+           "ok");
+    record(DEC01_MS, "scene_smith", "openai", "gpt-4o", 1000, 400, 100, 1.5, 0,
+           "ok");
+    record(DEC01_MS + 1000, "scene_smith", "openai", "gpt-4o", 1000, 0, 0, 0, 1,
+           "ok");
     record(DEC04_MS, "plotwright", "ollama", "llama3.2", 10, 0, 5, 0, 0,
            "upstream");
 }
@@ -75,7 +75,8 @@ static qf_ledger_total *report(qf_ledger_group group, int64_t since,
 START_TEST(report_by_provider)
 {
     size_t n = 0;
-    qf_ledger_total *t = report(QF_LEDGER_BY_PROVIDER, INT64_MIN, INT64_MAX, &n);
+    qf_ledger_total *t =
+        report(QF_LEDGER_BY_PROVIDER, INT64_MIN, INT64_MAX, &n);
 
     ck_assert_uint_eq(n, 2);
     ck_assert_str_eq(t[0].key, "ollama");

@@ -65,8 +65,10 @@ START_TEST(requests_third_refused_after_30s)
     ck_assert_int_eq(d.wait_ms, 30000);
 
     /* One request refills every 30 s. */
-    ck_assert_int_eq(decide(&limits, &state, 1, 0, 0, NOON_MS + 29999).allowed, 0);
-    ck_assert_int_eq(decide(&limits, &state, 1, 0, 0, NOON_MS + 30000).allowed, 1);
+    ck_assert_int_eq(decide(&limits, &state, 1, 0, 0, NOON_MS + 29999).allowed,
+                     0);
+    ck_assert_int_eq(decide(&limits, &state, 1, 0, 0, NOON_MS + 30000).allowed,
+                     1);
 }
 END_TEST
 
@@ -88,7 +90,8 @@ START_TEST(wait_rounds_up_to_seconds)
     d = decide(&limits, &state, 1, 1, 0, NOON_MS + 3599);
     ck_assert_int_eq(d.allowed, 0);
     ck_assert_int_eq(d.wait_ms, 1000);
-    ck_assert_int_eq(decide(&limits, &state, 1, 1, 0, NOON_MS + 3600).allowed, 1);
+    ck_assert_int_eq(decide(&limits, &state, 1, 1, 0, NOON_MS + 3600).allowed,
+                     1);
 }
 END_TEST
 
@@ -102,9 +105,8 @@ START_TEST(demand_above_capacity_never_fits)
     d = decide(&limits, &state, 1, 1001, 0, NOON_MS);
     ck_assert_int_eq(d.allowed, 0);
     ck_assert_int_eq(d.wait_ms, -1);
-    ck_assert_int_eq(qf_limiter_bucket_available(&state.tokens, 1000,
-                                                 QF_LIMITER_MS_PER_HOUR,
-                                                 NOON_MS),
+    ck_assert_int_eq(qf_limiter_bucket_available(
+                         &state.tokens, 1000, QF_LIMITER_MS_PER_HOUR, NOON_MS),
                      1000);
 }
 END_TEST
@@ -134,9 +136,8 @@ START_TEST(settle_charges_more_than_reserved)
     limits.tokens_per_hour = 10000;
     d = decide(&limits, &state, 1, 1000, 0, NOON_MS);
     qf_limiter_settle(&limits, &state, &d, &actual, NOON_MS);
-    ck_assert_int_eq(qf_limiter_bucket_available(&state.tokens, 10000,
-                                                 QF_LIMITER_MS_PER_HOUR,
-                                                 NOON_MS),
+    ck_assert_int_eq(qf_limiter_bucket_available(
+                         &state.tokens, 10000, QF_LIMITER_MS_PER_HOUR, NOON_MS),
                      5000);
 }
 END_TEST
@@ -153,9 +154,8 @@ START_TEST(settle_returns_unused_reservation)
     d = decide(&limits, &state, 1, 1000, 1.0, NOON_MS);
     ck_assert_double_eq_tol(state.day.spent, 1.0, 1e-12);
     qf_limiter_settle(&limits, &state, &d, &actual, NOON_MS);
-    ck_assert_int_eq(qf_limiter_bucket_available(&state.tokens, 10000,
-                                                 QF_LIMITER_MS_PER_HOUR,
-                                                 NOON_MS),
+    ck_assert_int_eq(qf_limiter_bucket_available(
+                         &state.tokens, 10000, QF_LIMITER_MS_PER_HOUR, NOON_MS),
                      9800);
     ck_assert_double_eq_tol(state.day.spent, 0.25, 1e-12);
     ck_assert_double_eq_tol(state.month.spent, 0.25, 1e-12);
@@ -269,7 +269,8 @@ START_TEST(settle_after_rollover_charges_new_day)
     limits.cost_per_day = 1.0;
     d = decide(&limits, &state, 1, 0, 0.5, NOON_MS);
     qf_limiter_settle(&limits, &state, &d, &actual, next_day);
-    ck_assert_int_eq(state.day.period_start_ms, qf_limiter_day_start(next_day, 0));
+    ck_assert_int_eq(state.day.period_start_ms,
+                     qf_limiter_day_start(next_day, 0));
     ck_assert_double_eq_tol(state.day.spent, 0.3, 1e-12);
 }
 END_TEST
@@ -280,7 +281,8 @@ START_TEST(absent_limits_allow_everything)
     qf_limiter_state state = {0};
 
     for (int i = 0; i < 1000; i++)
-        ck_assert_int_eq(decide(&limits, &state, 1, 100000, 100, NOON_MS).allowed, 1);
+        ck_assert_int_eq(
+            decide(&limits, &state, 1, 100000, 100, NOON_MS).allowed, 1);
 }
 END_TEST
 

@@ -32,9 +32,8 @@ static double cost_of(qf_pricing *pricing, const char *model, int64_t prompt,
     qf_usage usage = {sizeof(usage), prompt, cached, completion, 0};
     double usd = -1;
 
-    ck_assert_int_eq(qf_pricing_cost(pricing, model, &usage, images, &usd,
-                                     unpriced),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_pricing_cost(pricing, model, &usage, images, &usd, unpriced), QF_OK);
     return usd;
 }
 
@@ -69,9 +68,10 @@ END_TEST
 
 START_TEST(non_date_suffix_is_unpriced)
 {
-    static const char *const unknown[] = {
-        "gpt-4o-2024-8-6", "gpt-4o-preview", "gpt-4o-20240806", "gpt-5",
-        "sim-small", "", "gpt-4o-mini-x"};
+    static const char *const unknown[] = {"gpt-4o-2024-8-6", "gpt-4o-preview",
+                                          "gpt-4o-20240806", "gpt-5",
+                                          "sim-small",       "",
+                                          "gpt-4o-mini-x"};
     qf_pricing *pricing = open_shipped();
     qf_price price;
 
@@ -97,14 +97,14 @@ START_TEST(cached_tokens_priced_once)
     ck_assert_int_eq(unpriced, 0);
 
     /* No cached tokens: 1M x 2.50 + 100k x 10. */
-    ck_assert_double_eq_tol(cost_of(pricing, "gpt-4o", 1000000, 0, 100000, 0,
-                                    &unpriced),
-                            3.5, 1e-12);
+    ck_assert_double_eq_tol(
+        cost_of(pricing, "gpt-4o", 1000000, 0, 100000, 0, &unpriced), 3.5,
+        1e-12);
 
     /* Cached tokens above the prompt count are clamped to it. */
-    ck_assert_double_eq_tol(cost_of(pricing, "gpt-4o", 1000, 5000, 0, 0,
-                                    &unpriced),
-                            0.00125, 1e-15);
+    ck_assert_double_eq_tol(
+        cost_of(pricing, "gpt-4o", 1000, 5000, 0, 0, &unpriced), 0.00125,
+        1e-15);
     qf_pricing_free(pricing);
 }
 END_TEST
@@ -115,9 +115,9 @@ START_TEST(missing_cached_rate_uses_input)
     int unpriced = -1;
 
     /* gpt-4: 30 per million input, no cached rate in the table. */
-    ck_assert_double_eq_tol(cost_of(pricing, "gpt-4", 1000000, 500000, 0, 0,
-                                    &unpriced),
-                            30.0, 1e-12);
+    ck_assert_double_eq_tol(
+        cost_of(pricing, "gpt-4", 1000000, 500000, 0, 0, &unpriced), 30.0,
+        1e-12);
     qf_pricing_free(pricing);
 }
 END_TEST
@@ -129,9 +129,8 @@ START_TEST(images_priced_per_image)
 
     ck_assert_double_eq_tol(cost_of(pricing, "dall-e-3", 0, 0, 0, 2, &unpriced),
                             0.08, 1e-12);
-    ck_assert_double_eq_tol(cost_of(pricing, "gpt-image-1", 50, 0, 0, 1,
-                                    &unpriced),
-                            0.042, 1e-12);
+    ck_assert_double_eq_tol(
+        cost_of(pricing, "gpt-image-1", 50, 0, 0, 1, &unpriced), 0.042, 1e-12);
     qf_pricing_free(pricing);
 }
 END_TEST
@@ -141,9 +140,8 @@ START_TEST(unpriced_costs_zero_and_flags)
     qf_pricing *pricing = open_shipped();
     int unpriced = 0;
 
-    ck_assert_double_eq(cost_of(pricing, "mystery-model", 1000, 0, 1000, 0,
-                                &unpriced),
-                        0.0);
+    ck_assert_double_eq(
+        cost_of(pricing, "mystery-model", 1000, 0, 1000, 0, &unpriced), 0.0);
     ck_assert_int_eq(unpriced, 1);
     qf_pricing_free(pricing);
 }
@@ -157,9 +155,8 @@ START_TEST(local_model_priced_zero)
 
     ck_assert_int_eq(qf_pricing_lookup(pricing, "llama3.2", &price), QF_OK);
     ck_assert_double_eq(price.input_per_million, 0.0);
-    ck_assert_double_eq(cost_of(pricing, "llama3.2:latest", 1000, 0, 1000, 0,
-                                &unpriced),
-                        0.0);
+    ck_assert_double_eq(
+        cost_of(pricing, "llama3.2:latest", 1000, 0, 1000, 0, &unpriced), 0.0);
     ck_assert_int_eq(unpriced, 0);
     qf_pricing_free(pricing);
 }
@@ -196,9 +193,9 @@ START_TEST(config_overrides_and_adds)
                      QF_OK);
     ck_assert_double_eq(price.input_per_million, 5.0);
     ck_assert_double_eq(price.output_per_million, 10.0);
-    ck_assert_double_eq_tol(cost_of(pricing, "my-model", 1000000, 0, 1000000,
-                                    0, &unpriced),
-                            3.0, 1e-12);
+    ck_assert_double_eq_tol(
+        cost_of(pricing, "my-model", 1000000, 0, 1000000, 0, &unpriced), 3.0,
+        1e-12);
     ck_assert_int_eq(unpriced, 0);
     qf_pricing_free(pricing);
     qf_config_free(cfg);

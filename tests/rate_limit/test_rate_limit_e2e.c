@@ -94,9 +94,8 @@ static qf_status run_prompt(const char *prompt)
     qf_error_init(&w.err);
     ck_assert_int_eq(qf_request_create(w.rt, "plotwright", NULL, &req, &w.err),
                      QF_OK);
-    ck_assert_int_eq(qf_request_add_message(req, "user", prompt,
-                                            strlen(prompt)),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_request_add_message(req, "user", prompt, strlen(prompt)), QF_OK);
     status = qf_runtime_run(w.rt, req, NULL, &resp, &w.err);
     w.last_cost = resp ? qf_response_cost(resp, &w.last_unpriced) : -1;
     qf_response_free(resp);
@@ -136,8 +135,9 @@ START_TEST(third_request_never_sent)
     ck_assert_int_eq(run_prompt("hello"), QF_OK);
     ck_assert_int_eq(run_prompt("hello"), QF_OK);
     ck_assert_int_eq(run_prompt("hello"), QF_ERR_RATE_LIMITED);
-    ck_assert_str_eq(w.err.message, "rate limit requests_per_minute=2 for "
-                                    "provider openai reached; retry after 30 s");
+    ck_assert_str_eq(w.err.message,
+                     "rate limit requests_per_minute=2 for "
+                     "provider openai reached; retry after 30 s");
     ck_assert_int_eq(w.err.retry_after_ms, 30000);
     ck_assert_int_eq(upstream_count(), 2);
 }
@@ -327,8 +327,8 @@ static cJSON *run_qf_json(const char *command, const char *sub)
 
     ck_assert_int_ne(asprintf(&config, "%s/plugins.yml", w.dir), -1);
     {
-        char *const argv[] = {qf, "--config", config, (char *)command,
-                              (char *)sub, "--json", NULL};
+        char *const argv[] = {qf,          "--config", config, (char *)command,
+                              (char *)sub, "--json",   NULL};
 
         ck_assert_int_eq(qf_test_run_argv(argv, NULL, w.dir, 30, &run), 0);
     }
@@ -354,17 +354,21 @@ START_TEST(cli_shows_cost_and_limits)
     w.rt = NULL;
 
     report = run_qf_json("cost", "report");
-    ck_assert_str_eq(cJSON_GetObjectItem(report, "by")->valuestring, "provider");
+    ck_assert_str_eq(cJSON_GetObjectItem(report, "by")->valuestring,
+                     "provider");
     row = cJSON_GetArrayItem(cJSON_GetObjectItem(report, "rows"), 0);
-    ck_assert_str_eq(cJSON_GetObjectItem(row, "provider")->valuestring, "openai");
+    ck_assert_str_eq(cJSON_GetObjectItem(row, "provider")->valuestring,
+                     "openai");
     ck_assert_int_eq(cJSON_GetObjectItem(row, "calls")->valueint, 1);
     ck_assert_int_eq(cJSON_GetObjectItem(row, "input_tokens")->valueint, 2);
     cJSON_Delete(report);
 
     limits = run_qf_json("limits", "show");
     row = cJSON_GetArrayItem(cJSON_GetObjectItem(limits, "limits"), 0);
-    ck_assert_str_eq(cJSON_GetObjectItem(row, "scope")->valuestring, "provider");
-    ck_assert_str_eq(cJSON_GetObjectItem(row, "scope_id")->valuestring, "openai");
+    ck_assert_str_eq(cJSON_GetObjectItem(row, "scope")->valuestring,
+                     "provider");
+    ck_assert_str_eq(cJSON_GetObjectItem(row, "scope_id")->valuestring,
+                     "openai");
     ck_assert_str_eq(cJSON_GetObjectItem(row, "limit")->valuestring,
                      "requests_per_minute");
     ck_assert_int_eq(cJSON_GetObjectItem(row, "value")->valueint, 2);

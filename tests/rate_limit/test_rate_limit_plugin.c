@@ -61,7 +61,8 @@ static void *create(const char *settings_json)
     ctx.settings = cJSON_Parse(settings_json);
     ck_assert_ptr_nonnull(ctx.settings);
     qf_error_init(&err);
-    ck_assert_msg(mw->create(host, (qf_context *)&ctx, &instance, &err) == QF_OK,
+    ck_assert_msg(mw->create(host, (qf_context *)&ctx, &instance, &err) ==
+                      QF_OK,
                   "%s", err.message);
     return instance;
 }
@@ -89,8 +90,8 @@ static qf_status run_call(void *instance, fake_request *req, int64_t prompt,
                           int64_t completion, qf_status final_status,
                           qf_error *err)
 {
-    fake_response resp = {{sizeof(qf_usage), prompt, 0, completion, 0}, 0,
-                          NULL, 0};
+    fake_response resp = {
+        {sizeof(qf_usage), prompt, 0, completion, 0}, 0, NULL, 0};
     void *state = NULL;
     qf_status st;
 
@@ -112,7 +113,8 @@ START_TEST(third_request_refused)
 
     ck_assert_int_eq(run_call(rl, &req, 1, 2, QF_OK, &err), QF_OK);
     ck_assert_int_eq(run_call(rl, &req, 1, 2, QF_OK, &err), QF_OK);
-    ck_assert_int_eq(run_call(rl, &req, 1, 2, QF_OK, &err), QF_ERR_RATE_LIMITED);
+    ck_assert_int_eq(run_call(rl, &req, 1, 2, QF_OK, &err),
+                     QF_ERR_RATE_LIMITED);
     ck_assert_str_eq(err.message, "rate limit requests_per_minute=2 for "
                                   "provider openai reached; retry after 30 s");
     ck_assert_int_eq(err.retry_after_ms, 30000);
@@ -238,7 +240,8 @@ START_TEST(failed_call_keeps_request_slot)
     qf_error err;
 
     ck_assert_int_eq(run_call(rl, &req, 0, 0, QF_ERR_UPSTREAM, &err), QF_OK);
-    ck_assert_int_eq(run_call(rl, &req, 0, 0, QF_OK, &err), QF_ERR_RATE_LIMITED);
+    ck_assert_int_eq(run_call(rl, &req, 0, 0, QF_OK, &err),
+                     QF_ERR_RATE_LIMITED);
     ck_assert_str_eq(err.message, "rate limit requests_per_minute=1 for "
                                   "instance rate_limit@openai reached; retry "
                                   "after 60 s");
@@ -338,7 +341,8 @@ START_TEST(largest_output_cap_reserved)
     req.option_names[0] = "num_predict";
     req.option_values[0] = "99";
     req.option_count = 1;
-    ck_assert_int_eq(run_call(rl, &req, 0, 0, QF_OK, &err), QF_ERR_RATE_LIMITED);
+    ck_assert_int_eq(run_call(rl, &req, 0, 0, QF_OK, &err),
+                     QF_ERR_RATE_LIMITED);
     ck_assert_str_eq(err.message,
                      "rate limit tokens_per_hour=100 for provider openai is "
                      "smaller than this request's estimate of 101 tokens; "
@@ -403,7 +407,8 @@ START_TEST(wait_mode_gives_up_past_max)
     qf_error err;
 
     ck_assert_int_eq(run_call(rl, &req, 1, 1, QF_OK, &err), QF_OK);
-    ck_assert_int_eq(run_call(rl, &req, 1, 1, QF_OK, &err), QF_ERR_RATE_LIMITED);
+    ck_assert_int_eq(run_call(rl, &req, 1, 1, QF_OK, &err),
+                     QF_ERR_RATE_LIMITED);
     ck_assert_int_eq(ctx.slept_ms, 0);
     ck_assert_int_eq(err.retry_after_ms, 60000);
     mw->destroy(rl);
@@ -417,7 +422,8 @@ START_TEST(zero_request_limit_never_passes)
     fake_request req = text_request("gpt-4o", "hi");
     qf_error err;
 
-    ck_assert_int_eq(run_call(rl, &req, 1, 1, QF_OK, &err), QF_ERR_RATE_LIMITED);
+    ck_assert_int_eq(run_call(rl, &req, 1, 1, QF_OK, &err),
+                     QF_ERR_RATE_LIMITED);
     ck_assert_str_eq(err.message, "rate limit requests_per_minute=0 for role "
                                   "showrunner allows no requests; raise the "
                                   "limit");
@@ -429,11 +435,15 @@ END_TEST
 START_TEST(invalid_settings_rejected)
 {
     static const char *const cases[][2] = {
-        {"{\"utc_offset\": \"+25:00\"}", "rate_limit utc_offset: invalid value '+25:00'"},
-        {"{\"on_limit\": \"queue\"}", "rate_limit on_limit: invalid value 'queue'"},
-        {"{\"requests_per_minute\": -1}", "rate_limit requests_per_minute: invalid value -1"},
+        {"{\"utc_offset\": \"+25:00\"}",
+         "rate_limit utc_offset: invalid value '+25:00'"},
+        {"{\"on_limit\": \"queue\"}",
+         "rate_limit on_limit: invalid value 'queue'"},
+        {"{\"requests_per_minute\": -1}",
+         "rate_limit requests_per_minute: invalid value -1"},
         {"{\"store\": \"disk\"}", "rate_limit store: invalid value 'disk'"},
-        {"{\"scope\": \"team\", \"scope_id\": \"x\"}", "rate_limit scope: invalid value 'team'"},
+        {"{\"scope\": \"team\", \"scope_id\": \"x\"}",
+         "rate_limit scope: invalid value 'team'"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -447,7 +457,8 @@ START_TEST(invalid_settings_rejected)
                           QF_OK,
                       "settings %s were accepted", cases[i][0]);
         ck_assert_ptr_null(instance);
-        ck_assert_msg(strncmp(err.message, cases[i][1], strlen(cases[i][1])) == 0,
+        ck_assert_msg(strncmp(err.message, cases[i][1], strlen(cases[i][1])) ==
+                          0,
                       "got: %s", err.message);
     }
 }
@@ -528,8 +539,9 @@ END_TEST
 
 START_TEST(memory_store_shared_by_scope)
 {
-    const char *settings = "{\"requests_per_minute\": 2, \"store\": \"memory\","
-                           " \"scope\": \"provider\", \"scope_id\": \"openai\"}";
+    const char *settings =
+        "{\"requests_per_minute\": 2, \"store\": \"memory\","
+        " \"scope\": \"provider\", \"scope_id\": \"openai\"}";
     void *first = create(settings);
     void *second = create(settings);
     fake_request req = text_request("gpt-4o", "hi");
@@ -573,9 +585,8 @@ static int passed_by_four_threads(const char *settings)
     for (int i = 0; i < 4; i++) {
         jobs[i].instance = rl;
         jobs[i].passed = 0;
-        ck_assert_int_eq(pthread_create(&threads[i], NULL, thread_calls,
-                                        &jobs[i]),
-                         0);
+        ck_assert_int_eq(
+            pthread_create(&threads[i], NULL, thread_calls, &jobs[i]), 0);
     }
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(pthread_join(threads[i], NULL), 0);

@@ -13,9 +13,9 @@
 #define QF_TEST_REDIS_SERVER "/usr/bin/redis-server"
 
 typedef struct qf_test_redis {
-    pid_t pid;     /* 0 while stopped */
+    pid_t pid; /* 0 while stopped */
     int port;
-    char url[64];  /* redis://127.0.0.1:PORT/0 */
+    char url[64]; /* redis://127.0.0.1:PORT/0 */
 } qf_test_redis;
 
 /*

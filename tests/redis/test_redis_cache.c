@@ -64,8 +64,10 @@ static qf_runtime *runtime(int i)
 
     if (w.rt[i] != NULL)
         return w.rt[i];
-    ck_assert_int_ge(asprintf(&text, "state_dir: %s/state%d\n"
-                              "plugin_dirs: [\"%s\"]\n", w.dir, i, plugins),
+    ck_assert_int_ge(asprintf(&text,
+                              "state_dir: %s/state%d\n"
+                              "plugin_dirs: [\"%s\"]\n",
+                              w.dir, i, plugins),
                      0);
     snprintf(name, sizeof(name), "plugins%d.yml", i);
     w.rt[i] = qf_test_runtime_open(
@@ -157,9 +159,9 @@ START_TEST(url_parse_accepts_forms)
     qf_redis_target t;
     char msg[300];
 
-    ck_assert_int_eq(qf_redis_url_parse("redis://127.0.0.1:6380/2", &t, msg,
-                                        sizeof(msg)),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_redis_url_parse("redis://127.0.0.1:6380/2", &t, msg, sizeof(msg)),
+        QF_OK);
     ck_assert_str_eq(t.host, "127.0.0.1");
     ck_assert_int_eq(t.port, 6380);
     ck_assert_int_eq(t.db, 2);
@@ -167,9 +169,9 @@ START_TEST(url_parse_accepts_forms)
     ck_assert_ptr_null(t.password);
     qf_redis_target_clear(&t);
 
-    ck_assert_int_eq(qf_redis_url_parse("redis://:s3cret@localhost", &t, msg,
-                                        sizeof(msg)),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_redis_url_parse("redis://:s3cret@localhost", &t, msg, sizeof(msg)),
+        QF_OK);
     ck_assert_str_eq(t.host, "localhost");
     ck_assert_int_eq(t.port, 6379);
     ck_assert_int_eq(t.db, 0);
@@ -206,8 +208,7 @@ START_TEST(url_parse_rejects_and_hides_password)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_int_eq(qf_redis_url_parse(bad[i][0], &t, msg, sizeof(msg)),
                          QF_ERR_CONFIG);
-        ck_assert_msg(strstr(msg, bad[i][1]) != NULL, "%s: %s", bad[i][0],
-                      msg);
+        ck_assert_msg(strstr(msg, bad[i][1]) != NULL, "%s: %s", bad[i][0], msg);
         ck_assert_ptr_null(strstr(msg, "hunter2"));
     }
 }
@@ -215,8 +216,7 @@ END_TEST
 
 START_TEST(create_rejects_bad_url)
 {
-    const char *settings[] = {"redis_url=redis://:hunter2@127.0.0.1:0/0",
-                              NULL};
+    const char *settings[] = {"redis_url=redis://:hunter2@127.0.0.1:0/0", NULL};
     backend b;
 
     ck_assert_int_eq(open_backend(0, settings, &b), QF_ERR_CONFIG);
@@ -313,9 +313,8 @@ START_TEST(expired_entries_miss)
     /* Redis's own expiry. */
     put(b, 7, "soon gone", 60);
     make_key(7, key);
-    ck_assert_int_eq(qf_test_redis_integer(&w.redis, "PEXPIRE qf:cache:%s 1",
-                                           key),
-                     1);
+    ck_assert_int_eq(
+        qf_test_redis_integer(&w.redis, "PEXPIRE qf:cache:%s 1", key), 1);
     nanosleep(&pause, NULL);
     ck_assert_int_eq(get(b, 7, NULL, NULL), QF_ERR_NOT_FOUND);
 
@@ -324,8 +323,7 @@ START_TEST(expired_entries_miss)
     w.clock.now_ms += 61000;
     ck_assert_int_eq(get(b, 8, NULL, NULL), QF_ERR_NOT_FOUND);
     make_key(8, key);
-    ck_assert_int_eq(qf_test_redis_integer(&w.redis, "EXISTS qf:cache:%s",
-                                           key),
+    ck_assert_int_eq(qf_test_redis_integer(&w.redis, "EXISTS qf:cache:%s", key),
                      0);
     ck_assert_int_eq(b.vt->stats(b.inst, &s, &w.err), QF_OK);
     ck_assert_int_eq(s.expirations, 1);
@@ -344,8 +342,7 @@ START_TEST(corrupt_entry_is_removed)
     r = qf_test_redis_command(&w.redis, "SET qf:cache:%s not-an-entry", key);
     freeReplyObject(r);
     ck_assert_int_eq(get(b, 9, NULL, NULL), QF_ERR_NOT_FOUND);
-    ck_assert_int_eq(qf_test_redis_integer(&w.redis, "EXISTS qf:cache:%s",
-                                           key),
+    ck_assert_int_eq(qf_test_redis_integer(&w.redis, "EXISTS qf:cache:%s", key),
                      0);
 
     /* An entry stored under another key is not served for this one. */
@@ -355,8 +352,8 @@ START_TEST(corrupt_entry_is_removed)
         char other[65];
 
         make_key(11, other);
-        r = qf_test_redis_command(&w.redis, "COPY qf:cache:%s qf:cache:%s",
-                                  key, other);
+        r = qf_test_redis_command(&w.redis, "COPY qf:cache:%s qf:cache:%s", key,
+                                  other);
         freeReplyObject(r);
     }
     ck_assert_int_eq(get(b, 11, NULL, NULL), QF_ERR_NOT_FOUND);
@@ -594,9 +591,8 @@ START_TEST(threads_share_the_pool)
 
     for (int i = 0; i < 8; i++) {
         workers[i] = (worker){b, 1000 + i * 100, 0};
-        ck_assert_int_eq(pthread_create(&threads[i], NULL, worker_main,
-                                        &workers[i]),
-                         0);
+        ck_assert_int_eq(
+            pthread_create(&threads[i], NULL, worker_main, &workers[i]), 0);
     }
     for (int i = 0; i < 8; i++) {
         pthread_join(threads[i], NULL);

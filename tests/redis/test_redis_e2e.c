@@ -80,8 +80,8 @@ static char *write_config(const char *name, const char *extra)
 static void run_qf(const char *config, const char *prompt, qf_test_run *out)
 {
     char *qf = qf_test_build_path("bin/qf");
-    char *argv[] = {qf, "--config", (char *)config, "--json", "run", "--role",
-                    "plotwright", (char *)prompt, NULL};
+    char *argv[] = {qf,       "--config",   (char *)config, "--json", "run",
+                    "--role", "plotwright", (char *)prompt, NULL};
 
     ck_assert_int_eq(qf_test_run_argv(argv, NULL, w.dir, 60, out), 0);
     free(qf);
@@ -106,7 +106,8 @@ START_TEST(cache_entry_shared_by_processes)
 
     snprintf(extra, sizeof(extra),
              "      cache: {enabled: true, backend: redis_cache, "
-             "redis_url: \"%s\", key_prefix: \"qf:e2e:\"}\n", w.redis.url);
+             "redis_url: \"%s\", key_prefix: \"qf:e2e:\"}\n",
+             w.redis.url);
     first = write_config("first", extra);
     second = write_config("second", extra);
 
@@ -124,8 +125,8 @@ START_TEST(cache_entry_shared_by_processes)
     /* The stats hash under the prefix has both processes' counts: a miss
      * from the first and a hit from the second. */
     {
-        redisReply *r = qf_test_redis_command(&w.redis,
-                                              "HMGET qf:e2e:stats hits misses");
+        redisReply *r =
+            qf_test_redis_command(&w.redis, "HMGET qf:e2e:stats hits misses");
 
         ck_assert_ptr_nonnull(r);
         ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
@@ -164,9 +165,9 @@ static void run_three(const char *prefix, const char *order)
         } else {
             ck_assert_int_eq(run.exit_code, 3);
             /* With --json the error is part of the JSON on stdout. */
-            ck_assert_msg(strstr(run.out, "rate limit requests_per_minute=2 "
-                                          "for provider openai reached") !=
-                              NULL,
+            ck_assert_msg(strstr(run.out,
+                                 "rate limit requests_per_minute=2 "
+                                 "for provider openai reached") != NULL,
                           "unexpected output: %s", run.out);
         }
         qf_test_run_free(&run);
@@ -233,9 +234,8 @@ static qf_status run_prompt(qf_runtime *rt, const char *prompt, int *hit,
     qf_error_init(&err);
     ck_assert_int_eq(qf_request_create(rt, "plotwright", NULL, &req, &err),
                      QF_OK);
-    ck_assert_int_eq(qf_request_add_message(req, "user", prompt,
-                                            strlen(prompt)),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_request_add_message(req, "user", prompt, strlen(prompt)), QF_OK);
     st = qf_runtime_run(rt, req, NULL, &resp, &err);
     if (hit != NULL)
         *hit = resp != NULL && host->response_cache_hit(resp, NULL);
@@ -289,9 +289,9 @@ START_TEST(concurrent_tokens_within_bound)
     rt = open_runtime(extra);
     for (int i = 0; i < 20; i++) {
         workers[i] = (token_worker){rt, QF_OK};
-        ck_assert_int_eq(pthread_create(&threads[i], NULL, token_worker_main,
-                                        &workers[i]),
-                         0);
+        ck_assert_int_eq(
+            pthread_create(&threads[i], NULL, token_worker_main, &workers[i]),
+            0);
     }
     for (int i = 0; i < 20; i++) {
         pthread_join(threads[i], NULL);

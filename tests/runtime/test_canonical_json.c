@@ -20,12 +20,12 @@ static char *canon(const char *json)
     return out;
 }
 
-#define ASSERT_CANON(input, expected)           \
-    do {                                        \
-        char *got = canon(input);               \
-        ck_assert_ptr_nonnull(got);             \
-        ck_assert_str_eq(got, expected);        \
-        free(got);                              \
+#define ASSERT_CANON(input, expected)                                          \
+    do {                                                                       \
+        char *got = canon(input);                                              \
+        ck_assert_ptr_nonnull(got);                                            \
+        ck_assert_str_eq(got, expected);                                       \
+        free(got);                                                             \
     } while (0)
 
 START_TEST(keys_sorted_at_every_depth)

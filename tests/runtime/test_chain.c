@@ -47,7 +47,8 @@ static char *config_text(const char *roles)
                  "    echo: {plugin: test_echo, model: echo-1}\n"
                  "    failing: {plugin: test_echo, mode: fail}\n"
                  "    cutting: {plugin: test_echo, mode: cut, model: cut-1}\n"
-                 "    unused: {plugin: test_echo, api_key: \"${QF_TEST_UNSET_VAR}\"}\n"
+                 "    unused: {plugin: test_echo, api_key: "
+                 "\"${QF_TEST_UNSET_VAR}\"}\n"
                  "  image:\n"
                  "    default: painter\n"
                  "    painter: {plugin: test_echo, model: paint-1}\n"
@@ -93,7 +94,7 @@ static char *read_trace(void)
     return text ? text : strdup("");
 }
 
-#define MW(tag, extra)                                                     \
+#define MW(tag, extra)                                                         \
     "{plugin: test_middleware, tag: " tag ", trace_file: \"TRACE\"" extra "}"
 
 /* Replace every TRACE in `roles` with the trace path. */
@@ -125,8 +126,9 @@ static qf_runtime *open_traced(const char *roles)
 
 START_TEST(pass_through_order)
 {
-    qf_runtime *rt = open_traced("  plotwright:\n"
-                                 "    chain: [" MW("a", "") ", " MW("b", "") "]\n");
+    qf_runtime *rt =
+        open_traced("  plotwright:\n"
+                    "    chain: [" MW("a", "") ", " MW("b", "") "]\n");
     qf_response *resp = NULL;
     qf_error err;
     char *trace;
@@ -146,10 +148,10 @@ END_TEST
 
 START_TEST(early_answer_skips_rest)
 {
-    qf_runtime *rt = open_traced(
-        "  plotwright:\n"
-        "    chain: [" MW("a", "") ", " MW("b", ", action: answer, answer_text: "
-                                           "\"from b\"") ", " MW("c", "") "]\n");
+    qf_runtime *rt = open_traced("  plotwright:\n"
+                                 "    chain: [" MW("a", "") ", " MW(
+                                     "b", ", action: answer, answer_text: "
+                                          "\"from b\"") ", " MW("c", "") "]\n");
     qf_response *resp = NULL;
     qf_error err;
     char *trace;
@@ -168,10 +170,10 @@ END_TEST
 
 START_TEST(refusal_completes_entered_only)
 {
-    qf_runtime *rt = open_traced(
-        "  plotwright:\n"
-        "    chain: [" MW("a", "") ", " MW("b", ", action: refuse") ", "
-        MW("c", "") "]\n");
+    qf_runtime *rt =
+        open_traced("  plotwright:\n"
+                    "    chain: [" MW("a", "") ", " MW(
+                        "b", ", action: refuse") ", " MW("c", "") "]\n");
     qf_response *resp = NULL;
     qf_error err;
     char *trace;
@@ -213,9 +215,9 @@ END_TEST
 
 START_TEST(failed_response_stops_ascent)
 {
-    qf_runtime *rt = open_traced(
-        "  plotwright:\n"
-        "    chain: [" MW("a", "") ", " MW("b", ", action: fail_response") "]\n");
+    qf_runtime *rt = open_traced("  plotwright:\n"
+                                 "    chain: [" MW("a", "") ", " MW(
+                                     "b", ", action: fail_response") "]\n");
     qf_response *resp = NULL;
     qf_error err;
     char *trace;
@@ -237,7 +239,7 @@ START_TEST(middleware_changes_request)
     qf_runtime *rt = open_traced(
         "  plotwright:\n"
         "    chain: [" MW("a", ", add_system: \"Be brief.\", set_param: "
-                            "temperature, param_value: \"0.25\"") "]\n");
+                               "temperature, param_value: \"0.25\"") "]\n");
     qf_response *resp = NULL;
     qf_error err;
 
@@ -312,7 +314,8 @@ START_TEST(stream_reaches_sink_and_taps)
 
     ck_assert_int_eq(run_role(rt, "plotwright", "hi", &sink, &resp, &err),
                      QF_OK);
-    ck_assert_str_eq(got.text, "model=echo-1\n[user] hi\nparams={}\noptions={}");
+    ck_assert_str_eq(got.text,
+                     "model=echo-1\n[user] hi\nparams={}\noptions={}");
     /* 43 bytes in chunks of 8. */
     ck_assert_int_eq(got.chunks, 6);
     ck_assert_str_eq(qf_runtime_host(rt)->response_text(resp, NULL), got.text);
@@ -331,8 +334,8 @@ START_TEST(stream_early_answer_replayed)
 {
     qf_runtime *rt = open_traced(
         "  plotwright:\n"
-        "    chain: [" MW("a", ", action: answer, answer_text: \"cached text\"")
-        "]\n");
+        "    chain: [" MW(
+            "a", ", action: answer, answer_text: \"cached text\"") "]\n");
     collected got = {{0}, 0, 0};
     qf_stream_sink sink = {collect, &got};
     qf_response *resp = NULL;
@@ -407,8 +410,8 @@ START_TEST(image_role_uses_image_provider)
     const void *bytes;
     size_t len;
 
-    ck_assert_int_eq(run_role(rt, "illustrator", "a red door", NULL, &resp, &err),
-                     QF_OK);
+    ck_assert_int_eq(
+        run_role(rt, "illustrator", "a red door", NULL, &resp, &err), QF_OK);
     ck_assert_int_eq(host->response_image_count(resp), 1);
     ck_assert_int_eq(host->response_image(resp, 0, &bytes, &len, NULL), QF_OK);
     ck_assert_int_eq(len, strlen("IMAGE:a red door"));
@@ -507,9 +510,9 @@ START_TEST(invalid_params_rejected)
     qf_error err;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        ck_assert_int_eq(create_with_param(rt, cases[i].path, cases[i].value,
-                                           &err),
-                         QF_ERR_INVALID);
+        ck_assert_int_eq(
+            create_with_param(rt, cases[i].path, cases[i].value, &err),
+            QF_ERR_INVALID);
         ck_assert_str_eq(err.message, cases[i].message);
     }
     ck_assert_int_eq(create_with_param(rt, "params.temperature", "0.7", &err),

@@ -21,20 +21,21 @@ static void setup(void)
     tmp = qf_test_tmpdir("qfrun");
     ck_assert_ptr_nonnull(tmp);
     ck_assert_int_ge(
-        asprintf(&text,
-                 "plugin_dirs: [\"%s/chain\"]\n"
-                 "state_dir: \"%s/state\"\n"
-                 "pricing:\n"
-                 "  echo-1: {input_per_million: 1000000, output_per_million: 0}\n"
-                 "providers:\n"
-                 "  text:\n"
-                 "    default: echo\n"
-                 "    echo: {plugin: test_echo, model: echo-1}\n"
-                 "    cutting: {plugin: test_echo, mode: cut, model: cut-1}\n"
-                 "roles:\n"
-                 "  plotwright: {provider: echo}\n"
-                 "  scene_smith: {provider: cutting}\n",
-                 QF_TEST_PLUGIN_DIR, tmp),
+        asprintf(
+            &text,
+            "plugin_dirs: [\"%s/chain\"]\n"
+            "state_dir: \"%s/state\"\n"
+            "pricing:\n"
+            "  echo-1: {input_per_million: 1000000, output_per_million: 0}\n"
+            "providers:\n"
+            "  text:\n"
+            "    default: echo\n"
+            "    echo: {plugin: test_echo, model: echo-1}\n"
+            "    cutting: {plugin: test_echo, mode: cut, model: cut-1}\n"
+            "roles:\n"
+            "  plotwright: {provider: echo}\n"
+            "  scene_smith: {provider: cutting}\n",
+            QF_TEST_PLUGIN_DIR, tmp),
         0);
     config_path = qf_test_write_file(tmp, "plugins.yml", text);
     free(text);
@@ -52,8 +53,9 @@ static qf_test_run run_qf(const char *a1, const char *a2, const char *a3,
                           const char *a4, const char *a5, const char *a6)
 {
     char *qf = qf_test_build_path("bin/qf");
-    char *argv[10] = {qf, "--config", config_path, (char *)a1, (char *)a2,
-                      (char *)a3, (char *)a4, (char *)a5, (char *)a6, NULL};
+    char *argv[10] = {qf,         "--config", config_path, (char *)a1,
+                      (char *)a2, (char *)a3, (char *)a4,  (char *)a5,
+                      (char *)a6, NULL};
     qf_test_run run;
 
     ck_assert_int_eq(qf_test_run_argv(argv, NULL, tmp, 60, &run), 0);
@@ -63,8 +65,8 @@ static qf_test_run run_qf(const char *a1, const char *a2, const char *a3,
 
 START_TEST(plain_answer_and_summary)
 {
-    qf_test_run r = run_qf("run", "--no-stream", "--role", "plotwright",
-                           "hello", NULL);
+    qf_test_run r =
+        run_qf("run", "--no-stream", "--role", "plotwright", "hello", NULL);
 
     ck_assert_int_eq(r.exit_code, 0);
     ck_assert_str_eq(r.out, "model=echo-1\n[user] hello\nparams={}\n"
@@ -96,9 +98,11 @@ START_TEST(json_fields)
     ck_assert_int_eq(cJSON_GetObjectItem(usage, "completion_tokens")->valueint,
                      11);
     ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(usage, "estimated")));
-    ck_assert_double_eq(cJSON_GetObjectItem(root, "cost_usd")->valuedouble, 1.0);
+    ck_assert_double_eq(cJSON_GetObjectItem(root, "cost_usd")->valuedouble,
+                        1.0);
     ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(root, "cache_hit")));
-    ck_assert_str_eq(cJSON_GetObjectItem(root, "provider")->valuestring, "echo");
+    ck_assert_str_eq(cJSON_GetObjectItem(root, "provider")->valuestring,
+                     "echo");
     ck_assert_str_eq(cJSON_GetObjectItem(root, "model")->valuestring, "echo-1");
     cJSON_Delete(root);
     qf_test_run_free(&r);
@@ -121,7 +125,8 @@ START_TEST(usage_errors_exit_2)
                                         "QuestFoundry role"));
     qf_test_run_free(&r);
 
-    r = run_qf("run", "--param", "temperature=abc", "--role", "plotwright", "x");
+    r = run_qf("run", "--param", "temperature=abc", "--role", "plotwright",
+               "x");
     ck_assert_int_eq(r.exit_code, 2);
     ck_assert_str_eq(r.err, "qf: error: generation parameter "
                             "temperature=\"abc\" is invalid; expected a "
@@ -139,8 +144,9 @@ END_TEST
 START_TEST(missing_config_exit_2)
 {
     char *qf = qf_test_build_path("bin/qf");
-    char *argv[] = {qf, "--config", "/nonexistent/plugins.yml", "run",
-                    "--role", "plotwright", "x", NULL};
+    char *argv[] = {qf,    "--config", "/nonexistent/plugins.yml",
+                    "run", "--role",   "plotwright",
+                    "x",   NULL};
     qf_test_run r;
 
     ck_assert_int_eq(qf_test_run_argv(argv, NULL, tmp, 60, &r), 0);

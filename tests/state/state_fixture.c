@@ -71,10 +71,10 @@ char *fixture_query_text(qf_state *st, const char *sql)
     return value;
 }
 
-#define CHECK_OK(call)                                                        \
-    do {                                                                      \
-        qf_status s_ = (call);                                                \
-        ck_assert_msg(s_ == QF_OK, "%s: %s", #call, err.message);             \
+#define CHECK_OK(call)                                                         \
+    do {                                                                       \
+        qf_status s_ = (call);                                                 \
+        ck_assert_msg(s_ == QF_OK, "%s: %s", #call, err.message);              \
     } while (0)
 
 void fixture_populate(qf_state *st)
@@ -82,14 +82,13 @@ void fixture_populate(qf_state *st)
     qf_error err;
 
     qf_error_init(&err);
-    CHECK_OK(qf_state_project_init(st, "Lighthouse", "Ada", "A coastal tale",
-                                   &err));
+    CHECK_OK(
+        qf_state_project_init(st, "Lighthouse", "Ada", "A coastal tale", &err));
     CHECK_OK(qf_state_tu_create(st, "TU-2026-12-04-SR01", "plotwright",
                                 "{\"title\": \"The keeper\", \"n\": 3}", &err));
-    CHECK_OK(qf_state_tu_create(st, "TU-2026-12-05-LW02",
-                                "lore_weaver\tand\nfriend \x01 ü",
-                                "{\"quote\": \"line one\\nline \\\"two\\\"\"}",
-                                &err));
+    CHECK_OK(qf_state_tu_create(
+        st, "TU-2026-12-05-LW02", "lore_weaver\tand\nfriend \x01 ü",
+        "{\"quote\": \"line one\\nline \\\"two\\\"\"}", &err));
     CHECK_OK(qf_state_tu_move(st, "TU-2026-12-04-SR01", "stabilizing", &err));
     CHECK_OK(qf_state_artifact_put(st, "hook-1", "hook_card",
                                    "{\"hook\": \"A light goes dark\"}",

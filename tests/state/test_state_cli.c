@@ -48,7 +48,7 @@ static int run_qf_7(cli_env *ce, qf_test_run *run, const char *a1,
     return run->exit_code;
 }
 
-#define run_qf(ce, run, a1, a2, a3, a4, a5, a6)                               \
+#define run_qf(ce, run, a1, a2, a3, a4, a5, a6)                                \
     run_qf_7(ce, run, a1, a2, a3, a4, a5, a6, NULL)
 
 /* Run and expect exit code `code`; frees the output. */
@@ -110,9 +110,9 @@ START_TEST(cli_json_output)
                      0);
     list = cJSON_Parse(run.out);
     ck_assert_int_eq(cJSON_GetArraySize(list), 1);
-    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "id")
-                         ->valuestring,
-                     "TU-2026-12-04-SR01");
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "id")->valuestring,
+        "TU-2026-12-04-SR01");
     cJSON_Delete(list);
     qf_test_run_free(&run);
 
@@ -180,11 +180,13 @@ START_TEST(cli_newer_schema_rejected)
     expect_exit(&ce, 0, "init", NULL, NULL, NULL);
     snprintf(path, sizeof(path), "%s/state/state.db", ce.dir);
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db, "UPDATE schema_info SET version = '1.3.0'",
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "UPDATE schema_info SET version = '1.3.0'",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
-    ck_assert_int_eq(run_qf(&ce, &run, "info", NULL, NULL, NULL, NULL, NULL), 1);
+    ck_assert_int_eq(run_qf(&ce, &run, "info", NULL, NULL, NULL, NULL, NULL),
+                     1);
     ck_assert_str_eq(run.err, "qf: error: state.db has schema 1.3.0, this qf "
                               "supports up to 1.1.0; upgrade qf or restore a "
                               "backup\n");
@@ -202,9 +204,8 @@ START_TEST(cli_init_existing_refused)
     env_open(&ce, "state-cli-reinit");
     expect_exit(&ce, 0, "init", "--name", "Demo", "--author=Ada");
 
-    ck_assert_int_eq(run_qf(&ce, &run, "init", "--name", "Other", NULL, NULL,
-                            NULL),
-                     2);
+    ck_assert_int_eq(
+        run_qf(&ce, &run, "init", "--name", "Other", NULL, NULL, NULL), 2);
     snprintf(expected, sizeof(expected),
              "qf: error: state store %s/state/state.db is already initialised "
              "(project Demo); use `qf state info`, or remove it to start "
@@ -214,17 +215,15 @@ START_TEST(cli_init_existing_refused)
     ck_assert_str_eq(run.out, "");
     qf_test_run_free(&run);
 
-    ck_assert_int_eq(run_qf(&ce, &run, "--json", "info", NULL, NULL, NULL,
-                            NULL),
-                     0);
+    ck_assert_int_eq(
+        run_qf(&ce, &run, "--json", "info", NULL, NULL, NULL, NULL), 0);
     ck_assert_ptr_nonnull(strstr(run.out, "\"name\":\"Demo\""));
     ck_assert_ptr_nonnull(strstr(run.out, "\"author\":\"Ada\""));
     qf_test_run_free(&run);
 
     expect_exit(&ce, 0, "init", "--name", "Other", "--force");
-    ck_assert_int_eq(run_qf(&ce, &run, "--json", "info", NULL, NULL, NULL,
-                            NULL),
-                     0);
+    ck_assert_int_eq(
+        run_qf(&ce, &run, "--json", "info", NULL, NULL, NULL, NULL), 0);
     ck_assert_ptr_nonnull(strstr(run.out, "\"name\":\"Other\""));
     ck_assert_ptr_nonnull(strstr(run.out, "\"author\":\"\""));
     qf_test_run_free(&run);

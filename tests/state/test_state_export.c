@@ -66,8 +66,8 @@ static void reseal(char *text)
 static qf_status import_text(qf_state *st, const char *text, int merge,
                              qf_state_import_report *report, qf_error *err)
 {
-    qf_state_doc *doc = qf_state_doc_parse((const uint8_t *)text, strlen(text),
-                                           err);
+    qf_state_doc *doc =
+        qf_state_doc_parse((const uint8_t *)text, strlen(text), err);
     qf_status status;
 
     if (!doc)
@@ -86,13 +86,13 @@ START_TEST(export_checksum_covers_body)
     fixture_open(&fx, "export-sum");
     fixture_populate(fx.st);
     text = fixture_export(fx.st, QF_STATE_INCLUDE_ALL);
-    ck_assert_int_eq(strncmp(text, "format_version: 1\nchecksum: \"sha256:", 36),
-                     0);
+    ck_assert_int_eq(
+        strncmp(text, "format_version: 1\nchecksum: \"sha256:", 36), 0);
     body = strchr(strchr(text, '\n') + 1, '\n') + 1;
     qf_state_sha256_hex(body, strlen(body), hex);
     snprintf(expected, sizeof(expected), "checksum: \"sha256:%s\"\n", hex);
-    ck_assert_int_eq(strncmp(strchr(text, '\n') + 1, expected, strlen(expected)),
-                     0);
+    ck_assert_int_eq(
+        strncmp(strchr(text, '\n') + 1, expected, strlen(expected)), 0);
     ck_assert_ptr_nonnull(strstr(body, "schema_version: \"1.1.0\"\n"));
     free(text);
     fixture_close(&fx);
@@ -120,7 +120,8 @@ START_TEST(roundtrip_is_byte_identical)
     ck_assert_str_eq(first, second);
     ck_assert_int_eq(fixture_query_int(b.st, "SELECT COUNT(*) FROM import_log"),
                      1);
-    ck_assert_int_eq(fixture_query_int(b.st, "SELECT MAX(seq) FROM history"), 8);
+    ck_assert_int_eq(fixture_query_int(b.st, "SELECT MAX(seq) FROM history"),
+                     8);
     free(first);
     free(second);
     fixture_close(&a);
@@ -138,7 +139,8 @@ START_TEST(subset_export_and_import)
     fixture_open(&a, "subset-a");
     fixture_open(&b, "subset-b");
     fixture_populate(a.st);
-    text = fixture_export(a.st, QF_STATE_INCLUDE_TUS | QF_STATE_INCLUDE_SNAPSHOTS);
+    text =
+        fixture_export(a.st, QF_STATE_INCLUDE_TUS | QF_STATE_INCLUDE_SNAPSHOTS);
     ck_assert_ptr_nonnull(strstr(text, "\ntrace_units:\n"));
     ck_assert_ptr_nonnull(strstr(text, "\nsnapshots:\n"));
     ck_assert_ptr_null(strstr(text, "\nartifacts:"));
@@ -146,15 +148,15 @@ START_TEST(subset_export_and_import)
     ck_assert_ptr_null(strstr(text, "\nhistory:"));
 
     /* Only the sections in the file are replaced. */
-    ck_assert_int_eq(qf_state_artifact_put(b.st, "own-1", "quest", "{}", NULL,
-                                           &err),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_state_artifact_put(b.st, "own-1", "quest", "{}", NULL, &err), QF_OK);
     ck_assert_int_eq(import_text(b.st, text, 0, NULL, &err), QF_OK);
-    ck_assert_int_eq(fixture_query_int(b.st, "SELECT COUNT(*) FROM trace_units"),
-                     2);
+    ck_assert_int_eq(
+        fixture_query_int(b.st, "SELECT COUNT(*) FROM trace_units"), 2);
     ck_assert_int_eq(fixture_query_int(b.st, "SELECT COUNT(*) FROM artifacts"),
                      1);
-    after = fixture_export(b.st, QF_STATE_INCLUDE_TUS | QF_STATE_INCLUDE_SNAPSHOTS);
+    after =
+        fixture_export(b.st, QF_STATE_INCLUDE_TUS | QF_STATE_INCLUDE_SNAPSHOTS);
     ck_assert_str_eq(text, after);
     free(text);
     free(after);
@@ -169,9 +171,8 @@ START_TEST(include_list_parsing)
     unsigned bits = 0;
 
     qf_error_init(&err);
-    ck_assert_int_eq(qf_state_include_parse("tus,snapshots,artifacts", &bits,
-                                            &err),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_state_include_parse("tus,snapshots,artifacts", &bits, &err), QF_OK);
     ck_assert_uint_eq(bits, QF_STATE_INCLUDE_TUS | QF_STATE_INCLUDE_SNAPSHOTS |
                                 QF_STATE_INCLUDE_ARTIFACTS);
     ck_assert_int_eq(qf_state_include_parse("tus,scenes", &bits, &err),
@@ -195,9 +196,9 @@ static void expect_rollback(const char *text, const char *message)
     qf_error_init(&err);
     fixture_open(&fx, "rollback");
     fixture_populate(fx.st);
-    ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-09-ZZ09", NULL, NULL,
-                                        &err),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_state_tu_create(fx.st, "TU-2026-12-09-ZZ09", NULL, NULL, &err),
+        QF_OK);
     before = fixture_export(fx.st, QF_STATE_INCLUDE_ALL);
     logs = fixture_query_int(fx.st, "SELECT COUNT(*) FROM import_log");
 
@@ -205,8 +206,8 @@ static void expect_rollback(const char *text, const char *message)
     ck_assert_str_eq(err.message, message);
     after = fixture_export(fx.st, QF_STATE_INCLUDE_ALL);
     ck_assert_str_eq(before, after);
-    ck_assert_int_eq(fixture_query_int(fx.st, "SELECT COUNT(*) FROM import_log"),
-                     logs);
+    ck_assert_int_eq(
+        fixture_query_int(fx.st, "SELECT COUNT(*) FROM import_log"), logs);
     free(before);
     free(after);
     fixture_close(&fx);
@@ -267,7 +268,8 @@ START_TEST(import_rolls_back_duplicate_snapshot)
     qf_error_init(&err);
     fixture_open(&src, "rollback-snap");
     fixture_populate(src.st);
-    text = fixture_export(src.st, QF_STATE_INCLUDE_TUS | QF_STATE_INCLUDE_SNAPSHOTS);
+    text = fixture_export(src.st,
+                          QF_STATE_INCLUDE_TUS | QF_STATE_INCLUDE_SNAPSHOTS);
     entry = strdup(strstr(text, "- id: \"snap-1\""));
     len = strlen(text) + strlen(entry) + 1;
     text = realloc(text, len);
@@ -300,9 +302,9 @@ START_TEST(merge_reports_skipped)
     b.clock.ms += 60000;
     ck_assert_int_eq(qf_state_project_init(b.st, "Other", NULL, NULL, &err),
                      QF_OK);
-    ck_assert_int_eq(qf_state_tu_create(b.st, "TU-2026-12-04-SR01", "mine",
-                                        NULL, &err),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_state_tu_create(b.st, "TU-2026-12-04-SR01", "mine", NULL, &err),
+        QF_OK);
 
     ck_assert_msg(import_text(b.st, text, 1, &report, &err) == QF_OK, "%s",
                   err.message);
@@ -420,7 +422,8 @@ START_TEST(field_errors_name_entity_and_line)
     fixture_open(&fx, "fields");
     fixture_populate(fx.st);
     text = fixture_export(fx.st, QF_STATE_INCLUDE_ALL);
-    text = replace(text, "  status: \"hot-proposed\"", "  state: \"hot-proposed\"");
+    text = replace(text, "  status: \"hot-proposed\"",
+                   "  state: \"hot-proposed\"");
     reseal(text);
     ck_assert_int_eq(import_text(fx.st, text, 0, NULL, &err), QF_ERR_INVALID);
     snprintf(expected, sizeof(expected),
@@ -449,9 +452,9 @@ START_TEST(export_rejects_invalid_utf8)
                                   "'TU-2026-12-05-LW02'",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
-    ck_assert_int_eq(qf_state_export(fx.st, QF_STATE_INCLUDE_ALL, &text, &len,
-                                     &err),
-                     QF_ERR_INVALID);
+    ck_assert_int_eq(
+        qf_state_export(fx.st, QF_STATE_INCLUDE_ALL, &text, &len, &err),
+        QF_ERR_INVALID);
     ck_assert_ptr_null(text);
     ck_assert_str_eq(err.message, "trace unit row 2 holds text that is not "
                                   "valid UTF-8; fix the row before exporting");
@@ -471,9 +474,8 @@ START_TEST(import_file_prefixes_path)
     ck_assert_int_eq(qf_state_import_file(fx.st, path, 0, NULL, &err),
                      QF_ERR_UNSUPPORTED);
     ck_assert_int_eq(strncmp(err.message, path, strlen(path)), 0);
-    ck_assert_int_eq(qf_state_export_file(fx.st, QF_STATE_INCLUDE_ALL, path,
-                                          &err),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_state_export_file(fx.st, QF_STATE_INCLUDE_ALL, path, &err), QF_OK);
     ck_assert_int_eq(qf_state_import_file(fx.st, path, 0, NULL, &err), QF_OK);
     free(path);
     fixture_close(&fx);

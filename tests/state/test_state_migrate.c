@@ -62,7 +62,8 @@ static char *core_rows(qf_state *st)
 {
     return fixture_query_text(
         st,
-        "SELECT (SELECT group_concat(id || '|' || status || '|' || owner || '|' "
+        "SELECT (SELECT group_concat(id || '|' || status || '|' || owner || "
+        "'|' "
         "|| data || '|' || metadata || '|' || created || '|' || modified, ';') "
         "FROM trace_units) || '#' || (SELECT group_concat(id || '|' || type || "
         "'|' || data || '|' || created, ';') FROM artifacts) || '#' || "
@@ -192,9 +193,10 @@ START_TEST(downgrade_then_upgrade_resets_new_fields)
                      SQLITE_OK);
     migrate_ok(fx.st, "1.0.0");
     migrate_ok(fx.st, "1.1.0");
-    ck_assert_int_eq(fixture_query_int(fx.st, "SELECT COUNT(*) FROM trace_units "
-                                              "WHERE responsible = '' AND "
-                                              "timebox = ''"),
+    ck_assert_int_eq(fixture_query_int(fx.st,
+                                       "SELECT COUNT(*) FROM trace_units "
+                                       "WHERE responsible = '' AND "
+                                       "timebox = ''"),
                      2);
     ck_assert_int_eq(fixture_query_int(fx.st, "SELECT COUNT(*) FROM artifacts "
                                               "WHERE tags = '[]'"),
@@ -215,8 +217,8 @@ START_TEST(failed_step_restores_backup)
     fixture_populate(fx.st);
     migrate_ok(fx.st, "1.0.0");
     before = core_rows(fx.st);
-    ck_assert_int_eq(qf_state_migration_register("1.1.0", "1.2.0",
-                                                 up_fails_midway, down_1_2, &err),
+    ck_assert_int_eq(qf_state_migration_register(
+                         "1.1.0", "1.2.0", up_fails_midway, down_1_2, &err),
                      QF_OK);
 
     ck_assert_int_eq(qf_state_migrate(fx.st, "1.2.0", 0, NULL, &backup, &err),
@@ -253,9 +255,9 @@ START_TEST(old_schema_refuses_entity_access)
     qf_state_migration_reset();
     fixture_open(&fx, "migrate-old");
     migrate_ok(fx.st, "1.0.0");
-    ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL, NULL,
-                                        &err),
-                     QF_ERR_UNSUPPORTED);
+    ck_assert_int_eq(
+        qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL, NULL, &err),
+        QF_ERR_UNSUPPORTED);
     snprintf(expected, sizeof(expected),
              "%s has schema 1.0.0, older than the 1.1.0 this qf reads; run 'qf "
              "state migrate --to 1.1.0' first",
@@ -279,12 +281,12 @@ START_TEST(unknown_target_and_bad_steps)
                                   "2.0.0; this qf knows versions up to 1.1.0");
     ck_assert_int_eq(qf_state_migrate(fx.st, "1.x", 0, NULL, NULL, &err),
                      QF_ERR_INVALID);
-    ck_assert_int_eq(qf_state_migration_register("1.2.0", "1.1.0", up_1_2,
-                                                 down_1_2, &err),
-                     QF_ERR_INVALID);
-    ck_assert_int_eq(qf_state_migration_register("1.0.0", "1.1.0", up_1_2,
-                                                 down_1_2, &err),
-                     QF_ERR_INVALID);
+    ck_assert_int_eq(
+        qf_state_migration_register("1.2.0", "1.1.0", up_1_2, down_1_2, &err),
+        QF_ERR_INVALID);
+    ck_assert_int_eq(
+        qf_state_migration_register("1.0.0", "1.1.0", up_1_2, down_1_2, &err),
+        QF_ERR_INVALID);
     ck_assert_str_eq(err.message,
                      "migration step 1.0.0 -> 1.1.0 is already registered");
     ck_assert_int_eq(qf_state_version_compare("1.10.0", "1.9.3"), 1);
@@ -306,8 +308,10 @@ START_TEST(backups_in_same_millisecond)
     ck_assert_int_eq(qf_state_backup(fx.st, &first, &err), QF_OK);
     ck_assert_int_eq(qf_state_backup(fx.st, &second, &err), QF_OK);
     ck_assert_str_ne(first, second);
-    ck_assert_ptr_nonnull(strstr(first, "/backups/state-20261204T200000.000Z-1.db"));
-    ck_assert_ptr_nonnull(strstr(second, "/backups/state-20261204T200000.000Z-2.db"));
+    ck_assert_ptr_nonnull(
+        strstr(first, "/backups/state-20261204T200000.000Z-1.db"));
+    ck_assert_ptr_nonnull(
+        strstr(second, "/backups/state-20261204T200000.000Z-2.db"));
     snprintf(sidecar, sizeof(sidecar), "%s.sha256", second);
     ck_assert_int_eq(access(sidecar, F_OK), 0);
     free(first);
@@ -328,9 +332,9 @@ START_TEST(restore_brings_back_content)
     fixture_populate(fx.st);
     before = fixture_export(fx.st, QF_STATE_INCLUDE_ALL);
     ck_assert_int_eq(qf_state_backup(fx.st, &backup, &err), QF_OK);
-    ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-31-NEW01", NULL,
-                                        NULL, &err),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_state_tu_create(fx.st, "TU-2026-12-31-NEW01", NULL, NULL, &err),
+        QF_OK);
     ck_assert_msg(qf_state_restore(fx.st, backup, &err) == QF_OK, "%s",
                   err.message);
     after = fixture_export(fx.st, QF_STATE_INCLUDE_ALL);
@@ -354,9 +358,9 @@ START_TEST(tampered_backup_refused)
     fixture_open(&fx, "backup-tamper");
     fixture_populate(fx.st);
     ck_assert_int_eq(qf_state_backup(fx.st, &backup, &err), QF_OK);
-    ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-31-NEW01", NULL,
-                                        NULL, &err),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_state_tu_create(fx.st, "TU-2026-12-31-NEW01", NULL, NULL, &err),
+        QF_OK);
     before = fixture_export(fx.st, QF_STATE_INCLUDE_ALL);
 
     file = fopen(backup, "r+b");
@@ -367,8 +371,9 @@ START_TEST(tampered_backup_refused)
     ck_assert_int_eq(qf_state_restore(fx.st, backup, &err), QF_ERR_INVALID);
     ck_assert_int_eq(strncmp(err.message, "backup ", 7), 0);
     ck_assert_ptr_nonnull(strstr(err.message, " failed its checksum: "));
-    ck_assert_ptr_nonnull(strstr(err.message, "the file was changed or "
-                                              "damaged, so pick another backup"));
+    ck_assert_ptr_nonnull(strstr(err.message,
+                                 "the file was changed or "
+                                 "damaged, so pick another backup"));
     after = fixture_export(fx.st, QF_STATE_INCLUDE_ALL);
     ck_assert_str_eq(before, after);
 

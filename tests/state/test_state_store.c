@@ -28,12 +28,9 @@ static const char *const route[6][4] = {
 
 /* Legal next states of each status, as the refusal message lists them. */
 static const char *const legal[6] = {
-    "stabilizing, deferred, rejected",
-    "gatecheck, deferred, rejected",
-    "cold-merged, stabilizing",
-    NULL,
-    "stabilizing, rejected",
-    NULL,
+    "stabilizing, deferred, rejected", "gatecheck, deferred, rejected",
+    "cold-merged, stabilizing",        NULL,
+    "stabilizing, rejected",           NULL,
 };
 
 static int is_legal(int from, int to)
@@ -61,8 +58,8 @@ START_TEST(lifecycle_every_move)
             ck_assert_int_eq(qf_state_tu_create(fx.st, id, NULL, NULL, &err),
                              QF_OK);
             for (int i = 0; route[from][i]; i++)
-                ck_assert_int_eq(qf_state_tu_move(fx.st, id, route[from][i], &err),
-                                 QF_OK);
+                ck_assert_int_eq(
+                    qf_state_tu_move(fx.st, id, route[from][i], &err), QF_OK);
 
             status = qf_state_tu_move(fx.st, id, statuses[to], &err);
             if (is_legal(from, to)) {
@@ -97,9 +94,9 @@ START_TEST(lifecycle_move_records_status)
     ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", "me",
                                         "{\"a\": 1}", &err),
                      QF_OK);
-    ck_assert_int_eq(qf_state_tu_move(fx.st, "TU-2026-12-04-SR01",
-                                      "stabilizing", &err),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_state_tu_move(fx.st, "TU-2026-12-04-SR01", "stabilizing", &err),
+        QF_OK);
     ck_assert_int_eq(qf_state_tu_get(fx.st, "TU-2026-12-04-SR01", &tu, &err),
                      QF_OK);
     ck_assert_str_eq(cJSON_GetObjectItem(tu, "status")->valuestring,
@@ -118,7 +115,8 @@ START_TEST(lifecycle_move_records_status)
                      2);
     char *details = fixture_query_text(
         fx.st, "SELECT details FROM history WHERE action = 'move'");
-    ck_assert_str_eq(details, "{\"from\":\"hot-proposed\",\"to\":\"stabilizing\"}");
+    ck_assert_str_eq(details,
+                     "{\"from\":\"hot-proposed\",\"to\":\"stabilizing\"}");
     free(details);
     fixture_close(&fx);
 }
@@ -131,26 +129,27 @@ START_TEST(lifecycle_unknown_status)
 
     qf_error_init(&err);
     fixture_open(&fx, "state-unknown");
-    ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL,
-                                        NULL, &err),
-                     QF_OK);
-    ck_assert_int_eq(qf_state_tu_move(fx.st, "TU-2026-12-04-SR01", "done",
-                                      &err),
-                     QF_ERR_INVALID);
+    ck_assert_int_eq(
+        qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL, NULL, &err),
+        QF_OK);
+    ck_assert_int_eq(
+        qf_state_tu_move(fx.st, "TU-2026-12-04-SR01", "done", &err),
+        QF_ERR_INVALID);
     ck_assert_str_eq(err.message,
                      "invalid status 'done'; expected one of hot-proposed, "
                      "stabilizing, gatecheck, cold-merged, deferred, rejected");
-    ck_assert_int_eq(qf_state_tu_move(fx.st, "TU-2026-12-04-XX99",
-                                      "stabilizing", &err),
-                     QF_ERR_NOT_FOUND);
+    ck_assert_int_eq(
+        qf_state_tu_move(fx.st, "TU-2026-12-04-XX99", "stabilizing", &err),
+        QF_ERR_NOT_FOUND);
     fixture_close(&fx);
 }
 END_TEST
 
 START_TEST(tu_id_validation)
 {
-    static const char *const good[] = {"TU-2026-12-04-SR01", "TU-2024-02-29-AB00",
-                                       "TU-2026-01-31-ABCD99", "TU-2026-12-04-ABC12"};
+    static const char *const good[] = {
+        "TU-2026-12-04-SR01", "TU-2024-02-29-AB00", "TU-2026-01-31-ABCD99",
+        "TU-2026-12-04-ABC12"};
     static const struct {
         const char *id;
         const char *why;
@@ -199,9 +198,9 @@ START_TEST(tu_create_rejects_bad_input)
 
     qf_error_init(&err);
     fixture_open(&fx, "state-tu-bad");
-    ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-02-30-SR01", NULL,
-                                        NULL, &err),
-                     QF_ERR_INVALID);
+    ck_assert_int_eq(
+        qf_state_tu_create(fx.st, "TU-2026-02-30-SR01", NULL, NULL, &err),
+        QF_ERR_INVALID);
     ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL,
                                         "{not json", &err),
                      QF_ERR_INVALID);
@@ -214,18 +213,19 @@ START_TEST(tu_create_rejects_bad_input)
     ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-04-SR01",
                                         "\xed\xa0\x80", NULL, &err),
                      QF_ERR_INVALID);
-    ck_assert_str_eq(err.message, "the owner is not valid UTF-8; pass UTF-8 text");
-    ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL,
-                                        NULL, &err),
-                     QF_OK);
-    ck_assert_int_eq(qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL,
-                                        NULL, &err),
-                     QF_ERR_INVALID);
+    ck_assert_str_eq(err.message,
+                     "the owner is not valid UTF-8; pass UTF-8 text");
+    ck_assert_int_eq(
+        qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL, NULL, &err),
+        QF_OK);
+    ck_assert_int_eq(
+        qf_state_tu_create(fx.st, "TU-2026-12-04-SR01", NULL, NULL, &err),
+        QF_ERR_INVALID);
     ck_assert_str_eq(err.message,
                      "trace unit TU-2026-12-04-SR01 already exists; pick "
                      "another id");
-    ck_assert_int_eq(fixture_query_int(fx.st, "SELECT COUNT(*) FROM trace_units"),
-                     1);
+    ck_assert_int_eq(
+        fixture_query_int(fx.st, "SELECT COUNT(*) FROM trace_units"), 1);
     fixture_close(&fx);
 }
 END_TEST
@@ -244,21 +244,22 @@ START_TEST(tu_create_with_all_fields)
 
     qf_error_init(&err);
     fixture_open(&fx, "state-tu-fields");
-    ck_assert_int_eq(qf_state_tu_create_with(fx.st, "TU-2026-12-06-AB01",
-                                             &fields, &err),
-                     QF_ERR_NOT_FOUND);
+    ck_assert_int_eq(
+        qf_state_tu_create_with(fx.st, "TU-2026-12-06-AB01", &fields, &err),
+        QF_ERR_NOT_FOUND);
     ck_assert_str_eq(err.message, "snapshot snap-1 not found; 'qf state "
                                   "snapshot list' shows the existing ones");
     ck_assert_int_eq(qf_state_snapshot_create(fx.st, "snap-1", NULL, &err),
                      QF_OK);
-    ck_assert_int_eq(qf_state_tu_create_with(fx.st, "TU-2026-12-06-AB01",
-                                             &fields, &err),
-                     QF_OK);
+    ck_assert_int_eq(
+        qf_state_tu_create_with(fx.st, "TU-2026-12-06-AB01", &fields, &err),
+        QF_OK);
     ck_assert_int_eq(qf_state_tu_get(fx.st, "TU-2026-12-06-AB01", &tu, &err),
                      QF_OK);
     ck_assert_str_eq(cJSON_GetObjectItem(tu, "owner")->valuestring,
                      "scene_smith");
-    ck_assert_str_eq(cJSON_GetObjectItem(tu, "responsible")->valuestring, "ada");
+    ck_assert_str_eq(cJSON_GetObjectItem(tu, "responsible")->valuestring,
+                     "ada");
     ck_assert_str_eq(cJSON_GetObjectItem(tu, "timebox")->valuestring, "3d");
     ck_assert_str_eq(cJSON_GetObjectItem(tu, "data")->valuestring,
                      "{\"k\":[1,2]}");
@@ -283,11 +284,12 @@ START_TEST(tu_list_filters_status)
     ck_assert_int_eq(qf_state_tu_list(fx.st, NULL, &list, &err), QF_OK);
     ck_assert_int_eq(cJSON_GetArraySize(list), 2);
     cJSON_Delete(list);
-    ck_assert_int_eq(qf_state_tu_list(fx.st, "stabilizing", &list, &err), QF_OK);
+    ck_assert_int_eq(qf_state_tu_list(fx.st, "stabilizing", &list, &err),
+                     QF_OK);
     ck_assert_int_eq(cJSON_GetArraySize(list), 1);
-    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "id")
-                         ->valuestring,
-                     "TU-2026-12-04-SR01");
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "id")->valuestring,
+        "TU-2026-12-04-SR01");
     cJSON_Delete(list);
     ck_assert_int_eq(qf_state_tu_list(fx.st, "bogus", &list, &err),
                      QF_ERR_INVALID);
@@ -317,12 +319,13 @@ START_TEST(snapshot_is_immutable)
     after = fixture_query_text(fx.st, "SELECT data FROM snapshots");
     ck_assert_str_eq(before, after);
 
-    ck_assert_int_eq(qf_state_snapshot_get(fx.st, "snap-1", &snap, &err), QF_OK);
+    ck_assert_int_eq(qf_state_snapshot_get(fx.st, "snap-1", &snap, &err),
+                     QF_OK);
     ck_assert_str_eq(cJSON_GetObjectItem(snap, "description")->valuestring,
                      "first cut");
     cJSON *data = cJSON_Parse(cJSON_GetObjectItem(snap, "data")->valuestring);
-    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(data, "trace_units")),
-                     2);
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItem(data, "trace_units")), 2);
     /* scene-1 was put after the snapshot, so only two artifacts are in it. */
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(data, "artifacts")),
                      2);
@@ -344,7 +347,8 @@ START_TEST(artifact_put_get_list)
     fixture_open(&fx, "state-artifact");
     fixture_populate(fx.st);
     ck_assert_int_eq(qf_state_artifact_put(fx.st, "hook-1", "hook_card",
-                                           "{\"hook\": \"changed\"}", NULL, &err),
+                                           "{\"hook\": \"changed\"}", NULL,
+                                           &err),
                      QF_OK);
     ck_assert_int_eq(qf_state_artifact_get(fx.st, "hook-1", &art, &err), QF_OK);
     ck_assert_str_eq(cJSON_GetObjectItem(art, "data")->valuestring,
@@ -353,16 +357,17 @@ START_TEST(artifact_put_get_list)
     ck_assert_str_ne(cJSON_GetObjectItem(art, "created")->valuestring,
                      cJSON_GetObjectItem(art, "modified")->valuestring);
     cJSON_Delete(art);
-    ck_assert_int_eq(qf_state_artifact_list(fx.st, "canon", &list, &err), QF_OK);
+    ck_assert_int_eq(qf_state_artifact_list(fx.st, "canon", &list, &err),
+                     QF_OK);
     ck_assert_int_eq(cJSON_GetArraySize(list), 1);
     cJSON_Delete(list);
 
-    ck_assert_int_eq(qf_state_artifact_put(fx.st, "x", "Hook Card", "{}", NULL,
-                                           &err),
-                     QF_ERR_INVALID);
-    ck_assert_int_eq(qf_state_artifact_put(fx.st, "x", "scene", "{}", "[1]",
-                                           &err),
-                     QF_ERR_INVALID);
+    ck_assert_int_eq(
+        qf_state_artifact_put(fx.st, "x", "Hook Card", "{}", NULL, &err),
+        QF_ERR_INVALID);
+    ck_assert_int_eq(
+        qf_state_artifact_put(fx.st, "x", "scene", "{}", "[1]", &err),
+        QF_ERR_INVALID);
     ck_assert_int_eq(qf_state_artifact_get(fx.st, "missing", &art, &err),
                      QF_ERR_NOT_FOUND);
     ck_assert_int_eq(fixture_query_int(fx.st, "SELECT COUNT(*) FROM history "
@@ -386,7 +391,8 @@ START_TEST(project_info_and_timestamps)
     project = cJSON_GetObjectItem(info, "project");
     ck_assert_str_eq(cJSON_GetObjectItem(project, "name")->valuestring,
                      "Lighthouse");
-    ck_assert_str_eq(cJSON_GetObjectItem(project, "author")->valuestring, "Ada");
+    ck_assert_str_eq(cJSON_GetObjectItem(project, "author")->valuestring,
+                     "Ada");
     ck_assert_str_eq(cJSON_GetObjectItem(project, "created")->valuestring,
                      "2026-12-04T20:00:00.000Z");
     ck_assert_str_ne(cJSON_GetObjectItem(project, "modified")->valuestring,
@@ -511,8 +517,7 @@ END_TEST
 
 /* Child: wait for the start signal, open or create the store, create the
  * project, and write "STATUS MESSAGE" to `result`. Never returns. */
-static void init_child(int start_fd, const char *state_dir,
-                       const char *result)
+static void init_child(int start_fd, const char *state_dir, const char *result)
 {
     qf_error err;
     qf_state *st = NULL;

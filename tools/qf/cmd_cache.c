@@ -54,12 +54,12 @@ static qf_status cache_settings(qf_runtime *rt, const char *role,
     }
     return qf_error_set(err, QF_ERR_NOT_FOUND,
                         "role %s has no cache in its chain; enable cache: in "
-                        "its provider or role block, or omit --role", role);
+                        "its provider or role block, or omit --role",
+                        role);
 }
 
 /* The backend id named by `settings`, "file_cache" by default; malloc'd. */
-static qf_status backend_id(const qf_cnode *settings, char **out,
-                            qf_error *err)
+static qf_status backend_id(const qf_cnode *settings, char **out, qf_error *err)
 {
     const qf_cnode *node = qf_cnode_get(settings, "backend");
 
@@ -106,8 +106,7 @@ static void print_count(const qf_cli *cli, const char *backend,
         qf_cli_print_json(obj);
         return;
     }
-    printf("%s %lld %s\n", verb, (long long)n,
-           n == 1 ? "entry" : "entries");
+    printf("%s %lld %s\n", verb, (long long)n, n == 1 ? "entry" : "entries");
 }
 
 /* Run `command` on the opened backend. */
@@ -186,9 +185,9 @@ int qf_cmd_cache(qf_cli *cli, int argc, char **argv)
             return qf_cli_usage_error("cache: unexpected argument '%s'",
                                       argv[i]);
     }
-    if (command == NULL || (strcmp(command, "stats") != 0 &&
-                            strcmp(command, "prune") != 0 &&
-                            strcmp(command, "clear") != 0))
+    if (command == NULL ||
+        (strcmp(command, "stats") != 0 && strcmp(command, "prune") != 0 &&
+         strcmp(command, "clear") != 0))
         return qf_cli_usage_error("cache: expected stats, prune or clear%s%s",
                                   command ? ", not " : "",
                                   command ? command : "");

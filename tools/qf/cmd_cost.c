@@ -136,11 +136,13 @@ static int parse_report_args(int argc, char **argv, report_options *opt)
             if (group < 0)
                 return qf_cli_usage_error("invalid --by '%s'; expected "
                                           "provider, model, role, day or "
-                                          "month", value);
+                                          "month",
+                                          value);
             opt->group = (qf_ledger_group)group;
         } else if (strcmp(argv[i], "--since") == 0 ||
                    strcmp(argv[i], "--until") == 0) {
-            int64_t *target = argv[i][2] == 's' ? &opt->since_ms : &opt->until_ms;
+            int64_t *target =
+                argv[i][2] == 's' ? &opt->since_ms : &opt->until_ms;
 
             if (parse_date(value, target) != 0)
                 return qf_cli_usage_error("invalid %s '%s'; expected "
@@ -149,7 +151,8 @@ static int parse_report_args(int argc, char **argv, report_options *opt)
                                           argv[i], value);
         } else {
             return qf_cli_usage_error("unknown option '%s' for 'qf cost "
-                                      "report'", argv[i]);
+                                      "report'",
+                                      argv[i]);
         }
         i++;
     }
@@ -303,7 +306,7 @@ int qf_cmd_cost(qf_cli *cli, int argc, char **argv)
 
 /* One rate_limit scope of the configuration and its stored state. */
 typedef struct limit_scope {
-    char key[160];   /* "provider:openai", the row key of limits.db */
+    char key[160]; /* "provider:openai", the row key of limits.db */
     char scope[16];
     char id[140];
     double values[4]; /* requests, tokens, cost day, cost month; < 0 absent */
@@ -322,16 +325,17 @@ static const int64_t bucket_periods[2] = {60000, 3600000};
 
 static void print_limits_help(FILE *out)
 {
-    fprintf(out,
-            "usage: qf limits show [--json]\n"
-            "\n"
-            "Every rate limit and budget the configuration's roles use: its "
-            "scope, its\n"
-            "configured value, the amount used and remaining now, and when it "
-            "is full\n"
-            "again (buckets) or resets (budgets, at their utc_offset). State "
-            "comes from\n"
-            "<state_dir>/limits.db; limits with store: memory show no usage.\n");
+    fprintf(
+        out,
+        "usage: qf limits show [--json]\n"
+        "\n"
+        "Every rate limit and budget the configuration's roles use: its "
+        "scope, its\n"
+        "configured value, the amount used and remaining now, and when it "
+        "is full\n"
+        "again (buckets) or resets (budgets, at their utc_offset). State "
+        "comes from\n"
+        "<state_dir>/limits.db; limits with store: memory show no usage.\n");
 }
 
 static int offset_of(const qf_cnode *settings)
@@ -495,8 +499,8 @@ static void period_bounds(int64_t now, int offset_minutes, int month,
 }
 
 /* Used amount, remaining amount and reset time of limit k of a scope. */
-static void limit_usage(const limit_scope *sc, int k, int64_t now,
-                        double *used, double *remaining, int64_t *reset)
+static void limit_usage(const limit_scope *sc, int k, int64_t now, double *used,
+                        double *remaining, int64_t *reset)
 {
     double value = sc->values[k];
 
@@ -525,15 +529,13 @@ static void limit_usage(const limit_scope *sc, int k, int64_t now,
     int64_t start, next;
 
     period_bounds(now, sc->offset_minutes, k == 3, &start, &next);
-    *used = sc->has_row && sc->period_start[k - 2] >= start
-                ? sc->spent[k - 2]
-                : 0;
+    *used =
+        sc->has_row && sc->period_start[k - 2] >= start ? sc->spent[k - 2] : 0;
     *remaining = value - *used > 0 ? value - *used : 0;
     *reset = next;
 }
 
-static void print_limits(const qf_cli *cli, const limit_scope *scopes,
-                         size_t n)
+static void print_limits(const qf_cli *cli, const limit_scope *scopes, size_t n)
 {
     int64_t now = now_ms();
     cJSON *obj = cli->json ? cJSON_CreateObject() : NULL;
@@ -562,8 +564,7 @@ static void print_limits(const qf_cli *cli, const limit_scope *scopes,
                 cJSON_AddNumberToObject(row, "used", used);
                 cJSON_AddNumberToObject(row, "remaining", remaining);
                 cJSON_AddStringToObject(row, "resets_at", when);
-                cJSON_AddBoolToObject(row, "shared",
-                                      !scopes[i].memory_store);
+                cJSON_AddBoolToObject(row, "shared", !scopes[i].memory_store);
                 cJSON_AddItemToArray(list, row);
                 continue;
             }

@@ -15,9 +15,16 @@
 
 /* Generation parameters under their OpenAI names; any other --param key is
  * a provider-native option. */
-static const char *const generic_params[] = {
-    "temperature", "top_p", "max_tokens", "max_completion_tokens", "seed",
-    "stop", "presence_penalty", "frequency_penalty", "response_format", NULL};
+static const char *const generic_params[] = {"temperature",
+                                             "top_p",
+                                             "max_tokens",
+                                             "max_completion_tokens",
+                                             "seed",
+                                             "stop",
+                                             "presence_penalty",
+                                             "frequency_penalty",
+                                             "response_format",
+                                             NULL};
 
 typedef struct run_options {
     const char *role;
@@ -111,11 +118,10 @@ static int parse_args(run_options *opts, int argc, char **argv)
     for (int i = 1; i < argc && rc == QF_EXIT_OK; i++) {
         const char *arg = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes_value = strcmp(arg, "--role") == 0 ||
-                          strcmp(arg, "--model") == 0 ||
-                          strcmp(arg, "--system") == 0 ||
-                          strcmp(arg, "--param") == 0 ||
-                          strcmp(arg, "--output") == 0;
+        int takes_value =
+            strcmp(arg, "--role") == 0 || strcmp(arg, "--model") == 0 ||
+            strcmp(arg, "--system") == 0 || strcmp(arg, "--param") == 0 ||
+            strcmp(arg, "--output") == 0;
 
         if (takes_value && next == NULL)
             return qf_cli_usage_error("%s needs a value", arg);
@@ -305,7 +311,8 @@ static int run_prompt(const qf_cli *cli, run_options *opts)
         qf_request_add_message(req, "user", opts->prompt,
                                /* parse_args returned a usage error when the
                                 * prompt was missing */
-                               strlen(opts->prompt)) != QF_OK) { /* NOLINT(clang-analyzer-*) */
+                               strlen(opts->prompt)) !=
+            QF_OK) { /* NOLINT(clang-analyzer-*) */
         rc = qf_cli_fail(cli, &err);
         goto out;
     }

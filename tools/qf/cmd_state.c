@@ -161,11 +161,12 @@ static void print_info(const cJSON *info)
         print_fields(project);
     else
         printf("project      (none; run 'qf state init --name NAME')\n");
-    printf("trace_units  %d\nsnapshots    %d\nartifacts    %d\nhistory      %d\n",
-           cJSON_GetObjectItem(info, "trace_units")->valueint,
-           cJSON_GetObjectItem(info, "snapshots")->valueint,
-           cJSON_GetObjectItem(info, "artifacts")->valueint,
-           cJSON_GetObjectItem(info, "history")->valueint);
+    printf(
+        "trace_units  %d\nsnapshots    %d\nartifacts    %d\nhistory      %d\n",
+        cJSON_GetObjectItem(info, "trace_units")->valueint,
+        cJSON_GetObjectItem(info, "snapshots")->valueint,
+        cJSON_GetObjectItem(info, "artifacts")->valueint,
+        cJSON_GetObjectItem(info, "history")->valueint);
 }
 
 static qf_status run_info(state_ctx *ctx)
@@ -197,8 +198,8 @@ static qf_status run_tu_create(state_ctx *ctx)
 static qf_status run_tu_show(state_ctx *ctx)
 {
     cJSON *tu = NULL;
-    qf_status status = qf_state_tu_get(ctx->st, ctx->args->pos[0], &tu,
-                                       &ctx->err);
+    qf_status status =
+        qf_state_tu_get(ctx->st, ctx->args->pos[0], &tu, &ctx->err);
 
     return status == QF_OK ? show(ctx, tu, print_fields) : status;
 }
@@ -206,8 +207,8 @@ static qf_status run_tu_show(state_ctx *ctx)
 static qf_status run_tu_list(state_ctx *ctx)
 {
     cJSON *list = NULL;
-    qf_status status = qf_state_tu_list(ctx->st, ctx->args->status, &list,
-                                        &ctx->err);
+    qf_status status =
+        qf_state_tu_list(ctx->st, ctx->args->status, &list, &ctx->err);
 
     return status == QF_OK ? show(ctx, list, print_tu_rows) : status;
 }
@@ -228,9 +229,8 @@ static qf_status run_snapshot_create(state_ctx *ctx)
 {
     const char *id = ctx->args->pos[0];
     char message[200];
-    qf_status status = qf_state_snapshot_create(ctx->st, id,
-                                                ctx->args->description,
-                                                &ctx->err);
+    qf_status status = qf_state_snapshot_create(
+        ctx->st, id, ctx->args->description, &ctx->err);
 
     if (status != QF_OK)
         return status;
@@ -267,8 +267,8 @@ static qf_status run_artifact_put(state_ctx *ctx)
 static qf_status run_artifact_get(state_ctx *ctx)
 {
     cJSON *art = NULL;
-    qf_status status = qf_state_artifact_get(ctx->st, ctx->args->pos[0], &art,
-                                             &ctx->err);
+    qf_status status =
+        qf_state_artifact_get(ctx->st, ctx->args->pos[0], &art, &ctx->err);
 
     return status == QF_OK ? show(ctx, art, print_fields) : status;
 }
@@ -276,8 +276,8 @@ static qf_status run_artifact_get(state_ctx *ctx)
 static qf_status run_artifact_list(state_ctx *ctx)
 {
     cJSON *list = NULL;
-    qf_status status = qf_state_artifact_list(ctx->st, ctx->args->type, &list,
-                                              &ctx->err);
+    qf_status status =
+        qf_state_artifact_list(ctx->st, ctx->args->type, &list, &ctx->err);
 
     return status == QF_OK ? show(ctx, list, print_artifact_rows) : status;
 }
@@ -290,7 +290,8 @@ static qf_status run_export(state_ctx *ctx)
     qf_status status = QF_OK;
 
     if (ctx->args->include)
-        status = qf_state_include_parse(ctx->args->include, &include, &ctx->err);
+        status =
+            qf_state_include_parse(ctx->args->include, &include, &ctx->err);
     if (status == QF_OK)
         status = qf_state_export_file(ctx->st, include, path, &ctx->err);
     if (status != QF_OK)
@@ -306,7 +307,8 @@ static qf_status report_import(state_ctx *ctx, qf_state_import_report *rep)
         cJSON *out = cJSON_CreateObject();
 
         cJSON_AddNumberToObject(out, "added", (double)rep->added);
-        cJSON_AddNumberToObject(out, "skipped_count", (double)rep->skipped_count);
+        cJSON_AddNumberToObject(out, "skipped_count",
+                                (double)rep->skipped_count);
         cJSON_AddItemToObject(out, "skipped", rep->skipped);
         qf_cli_print_json(out);
         return QF_OK;
@@ -321,9 +323,8 @@ static qf_status report_import(state_ctx *ctx, qf_state_import_report *rep)
 static qf_status run_import(state_ctx *ctx)
 {
     qf_state_import_report report;
-    qf_status status = qf_state_import_file(ctx->st, ctx->args->pos[0],
-                                            ctx->args->merge, &report,
-                                            &ctx->err);
+    qf_status status = qf_state_import_file(
+        ctx->st, ctx->args->pos[0], ctx->args->merge, &report, &ctx->err);
 
     return status == QF_OK ? report_import(ctx, &report) : status;
 }
@@ -346,8 +347,9 @@ static void print_migration(state_ctx *ctx, cJSON *steps, const char *from,
     if (cJSON_GetArraySize(steps) == 0)
         printf("schema is already %s; nothing to do\n", from);
     else
-        printf("%s %s to %s:\n", ctx->args->dry_run ? "would migrate" : "migrated",
-               from, ctx->args->to);
+        printf("%s %s to %s:\n",
+               ctx->args->dry_run ? "would migrate" : "migrated", from,
+               ctx->args->to);
     print_strings(steps);
     if (backup)
         printf("backup: %s\n", backup);
@@ -365,8 +367,8 @@ static qf_status run_migrate(state_ctx *ctx)
                             "migrate needs --to VERSION, e.g. --to %s",
                             qf_state_schema_newest());
     snprintf(from, sizeof(from), "%s", qf_state_schema_version(ctx->st));
-    status = qf_state_migrate(ctx->st, ctx->args->to, ctx->args->dry_run, &steps,
-                              &backup, &ctx->err);
+    status = qf_state_migrate(ctx->st, ctx->args->to, ctx->args->dry_run,
+                              &steps, &backup, &ctx->err);
     if (status == QF_OK)
         print_migration(ctx, steps, from, backup);
     else
@@ -382,8 +384,9 @@ static qf_status run_backup(state_ctx *ctx)
 
     if (status != QF_OK)
         return status;
-    snprintf(message, sizeof(message), "backup written to %s (checksum in "
-                                       "%s.sha256)",
+    snprintf(message, sizeof(message),
+             "backup written to %s (checksum in "
+             "%s.sha256)",
              path, path);
     status = done(ctx, "path", path, message);
     free(path);
@@ -410,8 +413,8 @@ static const state_cmd commands[] = {
     {"tu create",
      "ID [--owner O] [--responsible R] [--timebox T] [--data JSON] "
      "[--snapshot S]",
-     "--owner --responsible --timebox --data --snapshot", 1, 0,
-     run_tu_create, "create a trace unit (status hot-proposed)"},
+     "--owner --responsible --timebox --data --snapshot", 1, 0, run_tu_create,
+     "create a trace unit (status hot-proposed)"},
     {"tu show", "ID", "", 1, 0, run_tu_show, "show one trace unit"},
     {"tu list", "[--status S]", "--status", 0, 0, run_tu_list,
      "list trace units, optionally of one status"},

@@ -36,12 +36,11 @@ static void print_usage(FILE *out)
             "Commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out,
-            "\n"
-            "Run 'qf COMMAND --help' for a command's options.\n"
-            "Exit status: 0 success, 1 failure, 2 usage or configuration "
-            "error,\n"
-            "3 rate limited, 4 budget exceeded, 5 upstream error.\n");
+    fprintf(out, "\n"
+                 "Run 'qf COMMAND --help' for a command's options.\n"
+                 "Exit status: 0 success, 1 failure, 2 usage or configuration "
+                 "error,\n"
+                 "3 rate limited, 4 budget exceeded, 5 upstream error.\n");
 }
 
 int main(int argc, char **argv)
@@ -49,9 +48,9 @@ int main(int argc, char **argv)
     qf_cli cli = {0};
     int first;
 
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-                      strcmp(argv[1], "-h") == 0 ||
-                      strcmp(argv[1], "help") == 0)) {
+    if (argc >= 2 &&
+        (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+         strcmp(argv[1], "help") == 0)) {
         print_usage(stdout);
         return QF_EXIT_OK;
     }

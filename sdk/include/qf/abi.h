@@ -27,14 +27,14 @@ extern "C" {
 
 /* Build tag: pointer width in bits (high 16 bits) and ABI revision (low 16
  * bits). A plugin whose tag differs from the host's is rejected. */
-#define QF_BUILD_TAG \
+#define QF_BUILD_TAG                                                           \
     ((uint32_t)((sizeof(void *) * 8u) << 16) | (uint32_t)QF_ABI_REVISION)
 
 /* Name of the one symbol every plugin exports. */
 #define QF_PLUGIN_ENTRY_SYMBOL "qf_plugin_entry"
 
 #if defined(__GNUC__) || defined(__clang__)
-#define QF_EXPORT __attribute__((visibility("default")))
+#define QF_EXPORT            __attribute__((visibility("default")))
 #define QF_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define QF_EXPORT
@@ -51,24 +51,25 @@ typedef enum qf_status {
     QF_OK = 0,
     QF_ANSWERED = 1,
 
-    QF_ERR_INVALID = -1,      /* invalid argument, request or value */
-    QF_ERR_NOMEM = -2,        /* allocation failed */
-    QF_ERR_NOT_FOUND = -3,    /* key, plugin, role or entry not found */
-    QF_ERR_UNSUPPORTED = -4,  /* capability not implemented by the plugin */
-    QF_ERR_IO = -5,           /* file system or database failure */
-    QF_ERR_CONFIG = -6,       /* configuration value missing or invalid */
-    QF_ERR_ABI = -7,          /* plugin rejected by the ABI handshake */
-    QF_ERR_UPSTREAM = -8,     /* upstream answered with an error status */
-    QF_ERR_CONNECT = -9,      /* upstream unreachable or connection dropped */
-    QF_ERR_TIMEOUT = -10,     /* connect or total timeout expired */
-    QF_ERR_PROTOCOL = -11,    /* upstream body could not be parsed */
-    QF_ERR_STREAM_CUT = -12,  /* stream ended before its terminal event */
+    QF_ERR_INVALID = -1,       /* invalid argument, request or value */
+    QF_ERR_NOMEM = -2,         /* allocation failed */
+    QF_ERR_NOT_FOUND = -3,     /* key, plugin, role or entry not found */
+    QF_ERR_UNSUPPORTED = -4,   /* capability not implemented by the plugin */
+    QF_ERR_IO = -5,            /* file system or database failure */
+    QF_ERR_CONFIG = -6,        /* configuration value missing or invalid */
+    QF_ERR_ABI = -7,           /* plugin rejected by the ABI handshake */
+    QF_ERR_UPSTREAM = -8,      /* upstream answered with an error status */
+    QF_ERR_CONNECT = -9,       /* upstream unreachable or connection dropped */
+    QF_ERR_TIMEOUT = -10,      /* connect or total timeout expired */
+    QF_ERR_PROTOCOL = -11,     /* upstream body could not be parsed */
+    QF_ERR_STREAM_CUT = -12,   /* stream ended before its terminal event */
     QF_ERR_RATE_LIMITED = -13, /* a request or token rate limit refused */
-    QF_ERR_BUDGET = -14,      /* a cost budget refused */
-    QF_ERR_REFUSED = -15,     /* a middleware refused for another reason */
-    QF_ERR_TOO_LARGE = -16,   /* a body or value exceeded its configured maximum */
-    QF_ERR_CANCELLED = -17,   /* the caller's stream sink stopped the request */
-    QF_ERR_INTERNAL = -18     /* broken invariant; a bug */
+    QF_ERR_BUDGET = -14,       /* a cost budget refused */
+    QF_ERR_REFUSED = -15,      /* a middleware refused for another reason */
+    QF_ERR_TOO_LARGE =
+        -16, /* a body or value exceeded its configured maximum */
+    QF_ERR_CANCELLED = -17, /* the caller's stream sink stopped the request */
+    QF_ERR_INTERNAL = -18   /* broken invariant; a bug */
 } qf_status;
 
 /* Opaque handles. Their layout is not part of the ABI; reach them through
@@ -118,7 +119,7 @@ typedef struct qf_price {
 } qf_price;
 
 /* Cache bypass flags carried by a request (qf_host.request_cache_flags). */
-#define QF_CACHE_NO_READ 0x1u  /* do not answer from the cache ("no-cache") */
+#define QF_CACHE_NO_READ  0x1u /* do not answer from the cache ("no-cache") */
 #define QF_CACHE_NO_STORE 0x2u /* do not store the response ("no-store") */
 
 /* Work kinds of a request. */

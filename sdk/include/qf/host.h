@@ -61,8 +61,8 @@ typedef struct qf_host {
      * so `return host->error_set(err, QF_ERR_INVALID, "...")` reads well.
      * The message says what failed, on which value, and what to do. Every
      * error function accepts a NULL err and then only returns the status. */
-    qf_status (*error_set)(qf_error *err, qf_status status, const char *fmt, ...)
-        QF_PRINTF(3, 4);
+    qf_status (*error_set)(qf_error *err, qf_status status, const char *fmt,
+                           ...) QF_PRINTF(3, 4);
     void (*error_set_http_status)(qf_error *err, int http_status);
     void (*error_set_retry_after_ms)(qf_error *err, int64_t milliseconds);
     qf_status (*error_status)(const qf_error *err);
@@ -82,14 +82,14 @@ typedef struct qf_host {
      */
     qf_status (*config_string)(const qf_context *ctx, const char *path,
                                const char **out, qf_error *err);
-    qf_status (*config_int)(const qf_context *ctx, const char *path, int64_t *out,
-                            qf_error *err);
+    qf_status (*config_int)(const qf_context *ctx, const char *path,
+                            int64_t *out, qf_error *err);
     qf_status (*config_double)(const qf_context *ctx, const char *path,
                                double *out, qf_error *err);
     qf_status (*config_bool)(const qf_context *ctx, const char *path, int *out,
                              qf_error *err);
-    qf_status (*config_json)(const qf_context *ctx, const char *path, char **out,
-                             qf_error *err);
+    qf_status (*config_json)(const qf_context *ctx, const char *path,
+                             char **out, qf_error *err);
 
     /* --- Clock. Tests may replace it; plugins must not read the system
      * clock or sleep directly. */
@@ -182,8 +182,8 @@ typedef struct qf_host {
     qf_status (*price_lookup)(const qf_context *ctx, const char *model,
                               qf_price *out);
     qf_status (*cost_compute)(const qf_context *ctx, const char *model,
-                              const qf_usage *usage, int64_t images, double *usd,
-                              int *unpriced);
+                              const qf_usage *usage, int64_t images,
+                              double *usd, int *unpriced);
 
     /*
      * --- Cache backends. Returns the instance of cache backend plugin
@@ -191,9 +191,10 @@ typedef struct qf_host {
      * identical settings are shared. The host owns the instance and destroys
      * it after every user is destroyed.
      */
-    qf_status (*cache_backend_open)(const qf_context *ctx, const char *plugin_id,
-                                    const struct qf_cache_backend_vtable **vtable,
-                                    void **instance, qf_error *err);
+    qf_status (*cache_backend_open)(
+        const qf_context *ctx, const char *plugin_id,
+        const struct qf_cache_backend_vtable **vtable, void **instance,
+        qf_error *err);
 } qf_host;
 
 #ifdef __cplusplus

@@ -36,7 +36,7 @@ typedef enum qf_option_type {
 } qf_option_type;
 
 #define QF_OPT_REQUIRED 0x1u /* the instance cannot be created without it */
-#define QF_OPT_SECRET 0x2u   /* redacted in every output; never logged */
+#define QF_OPT_SECRET   0x2u /* redacted in every output; never logged */
 
 /* One configuration key a plugin reads. default_value is YAML scalar text
  * ("30", "true", "https://...") or NULL. */
@@ -99,8 +99,9 @@ typedef struct qf_middleware_vtable {
     void (*destroy)(void *instance);
     qf_status (*on_request)(void *instance, void **state, qf_request *req,
                             qf_response *resp, qf_error *err);
-    qf_status (*on_response)(void *instance, void **state, const qf_request *req,
-                             qf_response *resp, qf_error *err);
+    qf_status (*on_response)(void *instance, void **state,
+                             const qf_request *req, qf_response *resp,
+                             qf_error *err);
     void (*on_complete)(void *instance, void **state, const qf_request *req,
                         const qf_response *resp, qf_status status);
 } qf_middleware_vtable;
@@ -145,9 +146,9 @@ typedef struct qf_cache_backend_vtable {
 #define QF_PLUGIN_SERIAL 0x1u /* the host serializes calls per instance */
 
 /* Capability names a provider may list. */
-#define QF_CAP_TEXT "text"
+#define QF_CAP_TEXT   "text"
 #define QF_CAP_STREAM "stream"
-#define QF_CAP_IMAGE "image"
+#define QF_CAP_IMAGE  "image"
 
 typedef struct qf_plugin_descriptor {
     uint32_t size;      /* sizeof(qf_plugin_descriptor) of the plugin's SDK */
@@ -185,21 +186,23 @@ typedef const qf_plugin_descriptor *(*qf_plugin_entry_fn)(void);
 
 /* Define the exported entry of a plugin from its static descriptor. */
 #ifdef __cplusplus
-#define QF_PLUGIN_DEFINE(descriptor)                                    \
-    extern "C" QF_EXPORT const qf_plugin_descriptor *qf_plugin_entry(void); \
-    extern "C" QF_EXPORT const qf_plugin_descriptor *qf_plugin_entry(void) { \
-        return &(descriptor);                                           \
+#define QF_PLUGIN_DEFINE(descriptor)                                           \
+    extern "C" QF_EXPORT const qf_plugin_descriptor *qf_plugin_entry(void);    \
+    extern "C" QF_EXPORT const qf_plugin_descriptor *qf_plugin_entry(void)     \
+    {                                                                          \
+        return &(descriptor);                                                  \
     }
 #else
-#define QF_PLUGIN_DEFINE(descriptor)                                   \
-    QF_EXPORT const qf_plugin_descriptor *qf_plugin_entry(void);       \
-    QF_EXPORT const qf_plugin_descriptor *qf_plugin_entry(void) {      \
-        return &(descriptor);                                          \
+#define QF_PLUGIN_DEFINE(descriptor)                                           \
+    QF_EXPORT const qf_plugin_descriptor *qf_plugin_entry(void);               \
+    QF_EXPORT const qf_plugin_descriptor *qf_plugin_entry(void)                \
+    {                                                                          \
+        return &(descriptor);                                                  \
     }
 #endif
 
 /* Fill the fixed header fields of a descriptor. */
-#define QF_DESCRIPTOR_HEADER                                           \
+#define QF_DESCRIPTOR_HEADER                                                   \
     sizeof(qf_plugin_descriptor), QF_ABI_MAJOR, QF_ABI_MINOR, QF_BUILD_TAG
 
 #ifdef __cplusplus

@@ -30,7 +30,8 @@ static qf_status mutator_create(const qf_host *host, qf_context *ctx,
     mutator *m = host->alloc(sizeof(*m));
 
     if (m == NULL)
-        return host->error_set(err, QF_ERR_NOMEM, "cache_mutator: out of memory");
+        return host->error_set(err, QF_ERR_NOMEM,
+                               "cache_mutator: out of memory");
     memset(m, 0, sizeof(*m));
     m->host = host;
     m->ctx = ctx;
@@ -65,13 +66,24 @@ static qf_status mutator_on_request(void *instance, void **state,
 
 static const qf_middleware_vtable vtable = {
     sizeof(qf_middleware_vtable), mutator_create, mutator_destroy,
-    mutator_on_request, NULL, NULL,
+    mutator_on_request,           NULL,           NULL,
 };
 
 static const qf_plugin_descriptor descriptor = {
-    QF_DESCRIPTOR_HEADER, 0, "cache_mutator", "Cache test mutator", "1.0.0",
+    QF_DESCRIPTOR_HEADER,
+    0,
+    "cache_mutator",
+    "Cache test mutator",
+    "1.0.0",
     "Changes a request before the cache computes its key.",
-    QF_KIND_MIDDLEWARE, NULL, NULL, 0, NULL, &vtable, NULL, NULL,
+    QF_KIND_MIDDLEWARE,
+    NULL,
+    NULL,
+    0,
+    NULL,
+    &vtable,
+    NULL,
+    NULL,
 };
 
 QF_PLUGIN_DEFINE(descriptor)

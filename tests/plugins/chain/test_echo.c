@@ -63,7 +63,8 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 }
 
 /* Build the echo text; returns a malloc'd string and its prompt bytes. */
-static char *describe(const echo *e, const qf_request *req, size_t *prompt_bytes)
+static char *describe(const echo *e, const qf_request *req,
+                      size_t *prompt_bytes)
 {
     const qf_host *h = e->host;
     const char *model = h->request_model(req);

@@ -98,7 +98,8 @@ static qf_status on_delta(void *user, const char *text, size_t len)
     char detail[256];
 
     s->chunks++;
-    snprintf(detail, sizeof(detail), "%.*s", (int)(len < 200 ? len : 200), text);
+    snprintf(detail, sizeof(detail), "%.*s", (int)(len < 200 ? len : 200),
+             text);
     trace(s->m, "tap", detail);
     return QF_OK;
 }
@@ -139,7 +140,8 @@ static qf_status on_request(void *instance, void **state, qf_request *req,
     if (strcmp(m->action, "answer") == 0) {
         qf_usage usage = {sizeof(usage), 0, 0, 0, 0};
 
-        m->host->response_set_text(resp, m->answer_text, strlen(m->answer_text));
+        m->host->response_set_text(resp, m->answer_text,
+                                   strlen(m->answer_text));
         m->host->response_set_finish_reason(resp, "stop");
         m->host->response_set_usage(resp, &usage);
         m->host->response_set_model(resp, m->host->request_model(req));
@@ -175,7 +177,8 @@ static void on_complete(void *instance, void **state, const qf_request *req,
 }
 
 static const qf_option_spec options[] = {
-    {sizeof(qf_option_spec), "tag", QF_OPT_STRING, NULL, 0, "name in the trace"},
+    {sizeof(qf_option_spec), "tag", QF_OPT_STRING, NULL, 0,
+     "name in the trace"},
     {sizeof(qf_option_spec), "trace_file", QF_OPT_STRING, NULL, 0,
      "file each hook appends a line to"},
     {sizeof(qf_option_spec), "action", QF_OPT_STRING, "pass", 0,
@@ -192,9 +195,12 @@ static const qf_option_spec options[] = {
      "trace every stream chunk"},
 };
 
-static const qf_middleware_vtable vtable = {
-    sizeof(qf_middleware_vtable), create, destroy, on_request, on_response,
-    on_complete};
+static const qf_middleware_vtable vtable = {sizeof(qf_middleware_vtable),
+                                            create,
+                                            destroy,
+                                            on_request,
+                                            on_response,
+                                            on_complete};
 
 static const qf_plugin_descriptor descriptor = {
     QF_DESCRIPTOR_HEADER,

@@ -35,9 +35,12 @@ static void on_complete(void *instance, void **state, const qf_request *req,
 {
 }
 
-static const qf_middleware_vtable vtable = {
-    sizeof(qf_middleware_vtable), create, destroy, on_request, on_response,
-    on_complete};
+static const qf_middleware_vtable vtable = {sizeof(qf_middleware_vtable),
+                                            create,
+                                            destroy,
+                                            on_request,
+                                            on_response,
+                                            on_complete};
 
 static const qf_plugin_descriptor descriptor = {
     QF_DESCRIPTOR_HEADER,
