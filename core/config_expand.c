@@ -21,8 +21,8 @@ static int all_chars(const char *s, const char *set)
 {
     /* The analyzer reports s as uninitialized when it comes from a buffer
      * that buf_add grew with realloc; buf_add always NUL-terminates it. */
-    if (*s ==
-        '\0') /* NOLINT(clang-analyzer-core.UndefinedBinaryOperatorResult) */
+    // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
+    if (*s == '\0')
         return 0;
     for (; *s != '\0'; s++) {
         if (strchr(set, *s) == NULL)

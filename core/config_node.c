@@ -209,8 +209,8 @@ static char *join_path(const char *parent, const char *key)
         return path;
     }
     /* The terminator comes with the key below. */
-    memcpy(path, parent,
-           plen); /* NOLINT(bugprone-not-null-terminated-result) */
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
+    memcpy(path, parent, plen);
     path[plen] = '.';
     memcpy(path + plen + 1, key, klen + 1);
     return path;
@@ -374,10 +374,11 @@ static qf_status merge_maps(const qf_cnode *base, const qf_cnode *over,
     }
     for (size_t i = 0; i < over->count; i++) {
         /* items[i] is never NULL: qf_cnode_append rejects a NULL child. */
+        // NOLINTBEGIN(clang-analyzer-*)
         if (qf_cnode_get(base, over->keys[i]) != NULL ||
-            over->items[i]->type ==
-                QF_CNODE_NULL) /* NOLINT(clang-analyzer-*) */
+            over->items[i]->type == QF_CNODE_NULL)
             continue;
+        // NOLINTEND(clang-analyzer-*)
         if (qf_cnode_append(out, over->keys[i],
                             copy_node(over->items[i], -1, 1)) != QF_OK)
             return QF_ERR_NOMEM;

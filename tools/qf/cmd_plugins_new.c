@@ -654,8 +654,8 @@ static char *expand(const char *text, const token *tokens, size_t count)
             out = grown;
             cap = cap * 2 + n;
         }
-        // cppcheck-suppress nullPointerArithmeticRedundantCheck ; the loop runs
-        // only while out is not NULL
+        // The loop runs only while out is not NULL.
+        // cppcheck-suppress nullPointerArithmeticRedundantCheck
         memcpy(out + len, piece, n);
         len += n;
         text += i < count ? strlen(tokens[i].name) : 1;

@@ -307,12 +307,12 @@ static int run_prompt(const qf_cli *cli, run_options *opts)
     qf_error_init(&err);
     if (rc != QF_EXIT_OK)
         return rc;
+    /* parse_args returned a usage error when the prompt was missing. */
+    // NOLINTBEGIN(clang-analyzer-*)
     if (qf_request_create(rt, opts->role, opts->layer, &req, &err) != QF_OK ||
         qf_request_add_message(req, "user", opts->prompt,
-                               /* parse_args returned a usage error when the
-                                * prompt was missing */
-                               strlen(opts->prompt)) !=
-            QF_OK) { /* NOLINT(clang-analyzer-*) */
+                               strlen(opts->prompt)) != QF_OK) {
+        // NOLINTEND(clang-analyzer-*)
         rc = qf_cli_fail(cli, &err);
         goto out;
     }
