@@ -1,8 +1,9 @@
 /*
  * chain.c - running one request through its route.
  *
- * Middleware sees the request in chain order; the first one that answers
- * or refuses stops the descent. The provider answers otherwise. Responses
+ * Middleware receives the request in chain order; the first one that fills
+ * the response or rejects the request stops the descent. Otherwise the
+ * provider fills the response. Responses
  * travel back through on_response in reverse order, and on_complete runs
  * exactly once, in reverse order, for every middleware whose on_request
  * ran. Every call is written to the ledger; successful ones are priced.

@@ -190,10 +190,12 @@ typedef struct qf_role_plan {
  * image roles (illustrator, art_director), or providers.audio.default for
  * audio_director and audio_producer when providers.audio exists. Returns
  * QF_ERR_CONFIG with the one-format message on a bad configuration,
- * including a provider block that does not exist. Every string the plan
- * needs at once (model, plugin, provider settings) is expanded here, so an
- * unset variable fails only the roles that use it. Thread-safe for
- * concurrent calls on one cfg; the plan belongs to the caller.
+ * including a provider block that does not exist. The model and plugin id
+ * are expanded here. Provider settings are expanded later, when the runtime
+ * creates the instance, so an unset variable in them (an API key) fails
+ * only the calls that reach that provider, and `qf config show` still
+ * works. Thread-safe for concurrent calls on one cfg; the plan belongs to
+ * the caller.
  */
 qf_status qf_config_resolve_role(const qf_config *cfg, const char *role,
                                  const qf_cnode *runtime, qf_role_plan **out,

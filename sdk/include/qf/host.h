@@ -13,7 +13,7 @@
  *
  * Threads: every function may be called from any thread. Functions that take
  * a request, response or error handle must not be called concurrently on the
- * same handle; the host never hands one handle to two threads at once.
+ * same handle. The host never hands one handle to two threads at once.
  */
 #ifndef QF_HOST_H
 #define QF_HOST_H
